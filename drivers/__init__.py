@@ -1,0 +1,1 @@
+"""Instrument drivers in PyMeasure's declarative style, one vendor per subfolder."""

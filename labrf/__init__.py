@@ -1,0 +1,8 @@
+"""labrf: instrument control and measurement for RF-spintronic neural networks."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("labrf")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"

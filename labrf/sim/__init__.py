@@ -1,0 +1,1 @@
+"""The simulated bench: a coupled world behind SCPI emulators of real instruments."""

@@ -1,0 +1,316 @@
+"""The simulation section of a station file: validated into plain, typed settings.
+
+A station file is a QCoDeS station YAML (``instruments:`` with addresses) plus a
+``labrf:`` section; on a simulated bench ``labrf: simulation:`` describes the world::
+
+    labrf:
+      simulation:
+        seed: 1
+        line_frequency: 50 Hz
+        noise: true
+        variability: 0 %
+        devices:
+          mtj:    {kind: mtj, field_from: magnet, spin_diode: {resonance: 250 MHz}}
+          amp:    {kind: amplifier, input: mtj, gain: 30 dB}
+          magnet: {kind: coil, field_per_current: 25 mT/A}
+        instruments:
+          nanovoltmeter: {model: keithley2182a, input: mtj, terminator: "\\r"}
+
+Every error names the file, the key and what would be valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from labrf.errors import ConfigError, UnitError
+from labrf.physics import CoilParams, JunctionParams, OscillatorParams, SpinDiodeParams
+from labrf.units import to_si
+
+# key: (unit for labrf.units.to_si, lowest, highest) -- the physically sensible range
+_SPIN_DIODE = {
+    "resonance": ("Hz", 1e6, 100e9),
+    "damping": ("ratio", 1e-4, 0.5),
+    "antisymmetric": ("V/W", -1e4, 1e4),
+    "symmetric": ("V/W", -1e4, 1e4),
+    "saturation_power": ("W", 1e-9, 1.0),
+    "field_tuning": ("Hz/T", -1e12, 1e12),
+    "current_tuning": ("Hz/A", -1e12, 1e12),
+}
+_OSCILLATOR = {
+    "threshold_current": ("A", 1e-5, 0.1),
+    "q": ("ratio", 0.0, 100.0),
+    "power_at_2ith": ("W", 0.0, 1e-3),
+    "frequency": ("Hz", 1e6, 100e9),
+    "current_tuning": ("Hz/A", -1e12, 1e12),
+    "field_tuning": ("Hz/T", -1e12, 1e12),
+    "linewidth_threshold": ("Hz", 1.0, 1e9),
+    "linewidth_p0": ("ratio", 1e-6, 10.0),
+}
+_JUNCTION = {
+    "resistance": ("ohm", 1.0, 1e6),
+    "tmr": ("ratio", 0.0, 10.0),
+    "switching_field": ("T", 0.0, 10.0),
+    "switching_width": ("T", 1e-6, 1.0),
+    "breakdown_voltage": ("V", 0.01, 10.0),
+    "shorted_resistance": ("ohm", 0.01, 1e6),
+}
+_COIL = {
+    "field_per_current": ("T/A", 1e-6, 10.0),
+    "time_constant": ("s", 1e-6, 100.0),
+    "resistance": ("ohm", 1e-3, 1e4),
+    "remanence": ("T", 0.0, 1.0),
+    "hysteresis_width": ("A", 1e-6, 100.0),
+}
+_AMPLIFIER = {
+    "gain": ("dB", -100.0, 100.0),
+    "noise_figure": ("dB", 0.0, 50.0),
+}
+DEVICE_KINDS = ("mtj", "amplifier", "coil")
+
+
+@dataclass(frozen=True)
+class MtjConfig:
+    """One magnetic tunnel junction: synapse, oscillator and resistor at once."""
+
+    name: str
+    spin_diode: SpinDiodeParams
+    oscillator: OscillatorParams
+    junction: JunctionParams
+    field_from: str | None = None
+    kind: str = "mtj"
+
+
+@dataclass(frozen=True)
+class AmplifierConfig:
+    """An RF amplifier between a junction's emission and an analyzer."""
+
+    name: str
+    input: str
+    gain: float = 30.0  #: dB
+    noise_figure: float = 3.0  #: dB
+    kind: str = "amplifier"
+
+
+@dataclass(frozen=True)
+class CoilConfig:
+    """An electromagnet."""
+
+    name: str
+    params: CoilParams
+    kind: str = "coil"
+
+
+DeviceConfig = MtjConfig | AmplifierConfig | CoilConfig
+
+
+@dataclass(frozen=True)
+class InstrumentConfig:
+    """An emulated instrument: its model, VISA address, wiring and reply terminator."""
+
+    name: str
+    model: str
+    address: str
+    wiring: dict[str, str]
+    terminator: str = "\n"
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """The validated simulation section."""
+
+    seed: int = 0
+    line_frequency: float = 50.0
+    noise: bool = True
+    variability: float = 0.0
+    devices: dict[str, DeviceConfig] = field(default_factory=dict)
+    instruments: dict[str, InstrumentConfig] = field(default_factory=dict)
+    file: str | None = None
+
+
+class _Reader:
+    """Reads one mapping, naming ``file`` and the dotted key path in every error."""
+
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, file=self.file, key=key)
+
+    def mapping(self, value: Any, key: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a mapping, got {type(value).__name__} {value!r}")
+        return value
+
+    def only(self, data: dict[str, Any], key: str, allowed: list[str]) -> None:
+        for name in data:
+            if name not in allowed:
+                raise self.fail(f"{key}.{name}" if key else str(name),
+                                f"unknown key; valid keys: {', '.join(allowed)}")
+
+    def quantity(self, value: Any, key: str, unit: str, lo: float, hi: float) -> float:
+        try:
+            number = to_si(value, unit)
+        except UnitError as exc:
+            raise self.fail(key, f"{exc}") from None
+        if not (math.isfinite(number) and lo <= number <= hi):
+            raise self.fail(key, f"{value!r} is outside the valid range [{lo:g}, {hi:g}] {unit}")
+        return number
+
+    def params(self, data: Any, key: str, spec: dict[str, tuple[str, float, float]],
+               cls: type, **extra: float) -> Any:
+        data = self.mapping(data, key)
+        self.only(data, key, list(spec))
+        values = {name: self.quantity(v, f"{key}.{name}", *spec[name])
+                  for name, v in data.items()}
+        return cls(**{**extra, **values})
+
+    def name_ref(self, value: Any, key: str, targets: dict[str, Any], kinds: tuple[str, ...]
+                 ) -> str:
+        valid = [n for n, d in targets.items() if getattr(d, "kind", d) in kinds]
+        if value not in valid:
+            raise self.fail(key, f"{value!r} is not a device of kind {'/'.join(kinds)}; "
+                                 f"valid: {', '.join(valid) or 'none defined'}")
+        return value
+
+
+def parse_simulation(section: Any, addresses: dict[str, str], file: str | None = None
+                     ) -> SimulationConfig:
+    """Validate a ``labrf.simulation`` mapping; ``addresses`` maps instrument names to the
+    VISA addresses of the station's ``instruments:`` section."""
+    from labrf.sim.models import MODELS, emulator_class
+
+    r = _Reader(file)
+    root = "labrf.simulation"
+    data = r.mapping(section, root)
+    r.only(data, root, ["seed", "line_frequency", "noise", "variability", "devices",
+                        "instruments"])
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise r.fail(f"{root}.seed", f"must be a non-negative integer, got {seed!r}")
+    line = r.quantity(data.get("line_frequency", 50.0), f"{root}.line_frequency", "Hz", 0, 100)
+    if line not in (50.0, 60.0):
+        raise r.fail(f"{root}.line_frequency", f"must be 50 Hz or 60 Hz, got {line:g} Hz")
+    noise = data.get("noise", True)
+    if not isinstance(noise, bool):
+        raise r.fail(f"{root}.noise", f"must be true or false, got {noise!r}")
+    variability = r.quantity(data.get("variability", 0.0), f"{root}.variability", "ratio",
+                             0.0, 0.2)
+
+    raw_devices = r.mapping(data.get("devices"), f"{root}.devices")
+    kinds: dict[str, str] = {}
+    for name, dev in raw_devices.items():
+        dev = r.mapping(dev, f"{root}.devices.{name}")
+        kind = dev.get("kind")
+        if kind not in DEVICE_KINDS:
+            raise r.fail(f"{root}.devices.{name}.kind",
+                         f"{kind!r} is not a device kind; valid: {', '.join(DEVICE_KINDS)}")
+        kinds[name] = kind
+    devices: dict[str, DeviceConfig] = {}
+    for name, dev in raw_devices.items():
+        key = f"{root}.devices.{name}"
+        if kinds[name] == "mtj":
+            r.only(dev, key, ["kind", "field_from", "spin_diode", "oscillator", "junction"])
+            osc = r.params(dev.get("oscillator"), f"{key}.oscillator", _OSCILLATOR,
+                           OscillatorParams)
+            diode = r.params(dev.get("spin_diode"), f"{key}.spin_diode", _SPIN_DIODE,
+                             SpinDiodeParams, threshold_current=osc.threshold_current)
+            junction = r.params(dev.get("junction"), f"{key}.junction", _JUNCTION,
+                                JunctionParams)
+            coil = dev.get("field_from")
+            if coil is not None:
+                coil = r.name_ref(coil, f"{key}.field_from", kinds, ("coil",))
+            devices[name] = MtjConfig(name, diode, osc, junction, coil)
+        elif kinds[name] == "amplifier":
+            r.only(dev, key, ["kind", "input", *_AMPLIFIER])
+            source = r.name_ref(dev.get("input"), f"{key}.input", kinds, ("mtj",))
+            values = {k: r.quantity(dev[k], f"{key}.{k}", *_AMPLIFIER[k])
+                      for k in _AMPLIFIER if k in dev}
+            devices[name] = AmplifierConfig(name, source, **values)
+        else:
+            r.only(dev, key, ["kind", *_COIL])
+            devices[name] = CoilConfig(name, r.params(
+                {k: v for k, v in dev.items() if k != "kind"}, key, _COIL, CoilParams))
+
+    instruments: dict[str, InstrumentConfig] = {}
+    raw_instruments = r.mapping(data.get("instruments"), f"{root}.instruments")
+    for name, inst in raw_instruments.items():
+        key = f"{root}.instruments.{name}"
+        inst = r.mapping(inst, key)
+        model = inst.get("model")
+        if model not in MODELS:
+            raise r.fail(f"{key}.model", f"{model!r} is not an emulated model; valid: "
+                                         f"{', '.join(sorted(MODELS))}")
+        ports = emulator_class(model).ports
+        r.only(inst, key, ["model", "address", "terminator", *ports])
+        address = inst.get("address", addresses.get(name))
+        if not isinstance(address, str) or not address.strip():
+            raise r.fail(f"instruments.{name}.address",
+                         "missing: a simulated instrument needs a VISA address "
+                         "(e.g. GPIB0::7::INSTR) in the station's instruments section")
+        wiring = {port: r.name_ref(inst[port], f"{key}.{port}", kinds, accepted)
+                  for port, accepted in ports.items() if port in inst}
+        terminator = inst.get("terminator", "\n")
+        if terminator not in ("\n", "\r", "\r\n"):
+            raise r.fail(f"{key}.terminator", f"{terminator!r} is not one of '\\n', '\\r', "
+                                              "'\\r\\n'")
+        instruments[name] = InstrumentConfig(name, model, address.strip(), wiring, terminator)
+    seen: dict[str, str] = {}
+    for inst in instruments.values():
+        canonical = inst.address.upper()
+        if canonical in seen:
+            raise r.fail(f"instruments.{inst.name}.address",
+                         f"{inst.address} is already used by '{seen[canonical]}'")
+        seen[canonical] = inst.name
+    return SimulationConfig(int(seed), line, noise, variability, devices, instruments, file)
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A station file as a mapping; ConfigError names the file on any YAML problem."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the station file: {exc.strerror}", file=str(path)) \
+            from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", file=str(path)) from None
+    if not isinstance(data, dict):
+        raise ConfigError("must be a mapping with an 'instruments' section", file=str(path))
+    return data
+
+
+def simulation_from_station(data: dict[str, Any], file: str | None = None) -> SimulationConfig:
+    """The simulation section of a station mapping; ConfigError if it has none."""
+    r = _Reader(file)
+    instruments = r.mapping(data.get("instruments"), "instruments")
+    addresses = {}
+    for name, entry in instruments.items():
+        entry = r.mapping(entry, f"instruments.{name}")
+        if "address" in entry:
+            addresses[name] = entry["address"]
+    labrf = r.mapping(data.get("labrf"), "labrf")
+    if "simulation" not in labrf:
+        raise r.fail("labrf.simulation", "missing: this station file describes no simulated "
+                                         "bench")
+    return parse_simulation(labrf["simulation"], addresses, file)
+
+
+def load_simulation(path: str | Path) -> SimulationConfig:
+    """Read and validate the simulation section of a station file."""
+    return simulation_from_station(read_yaml(path), str(path))
+
+
+def describe_params(params: Any) -> dict[str, float]:
+    """A physics dataclass as a plain dict of SI floats."""
+    return {f.name: float(getattr(params, f.name)) for f in dataclasses.fields(params)}

@@ -1,0 +1,1 @@
+"""Measurement procedures (PyMeasure ``Procedure`` subclasses written against roles)."""
