@@ -1,0 +1,1 @@
+"""Fits and plots over measured data."""

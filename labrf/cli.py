@@ -1,0 +1,84 @@
+"""The ``labrf`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from labrf.errors import LabrfError
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from labrf.demo import run_demo
+
+    run_demo(Path(args.station), out=sys.stdout)
+    return 0
+
+
+def _cmd_describe(args: argparse.Namespace) -> int:
+    from labrf.sim.bench import Bench
+
+    bench = Bench.from_station_file(args.station_file)
+    print(json.dumps(bench.describe(), indent=2))
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from labrf.clock import WallClock
+    from labrf.sim.bench import Bench
+    from labrf.sim.server import BenchServer
+
+    bench = Bench.from_station_file(args.station_file, clock=WallClock(args.scale))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with BenchServer(bench, {name: args.port + i for i, name in enumerate(bench.emulators)}
+                     if args.port else None) as server:
+        for endpoint in server.endpoints.values():
+            print(f"{endpoint.name} {endpoint.resource}", flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labrf", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="spin-diode sweep on the simulated bench, fitted and "
+                                       "compared with the simulator's truth")
+    demo.add_argument("--station", default="station_configs/sim_bench.yaml",
+                      help="station file (default: %(default)s)")
+    demo.set_defaults(func=_cmd_demo)
+    sim = sub.add_parser("sim", help="the simulated bench")
+    sim_sub = sim.add_subparsers(dest="sim_command", required=True)
+    describe = sim_sub.add_parser("describe", help="print the simulated devices' true "
+                                                   "parameters as JSON (SI units)")
+    describe.add_argument("station_file")
+    describe.set_defaults(func=_cmd_describe)
+    serve = sim_sub.add_parser("serve", help="serve each instrument on a loopback TCP port")
+    serve.add_argument("station_file")
+    serve.add_argument("--scale", type=float, default=1.0,
+                       help="instrument seconds per wall second (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=0,
+                       help="first port (consecutive per instrument); default: any free")
+    serve.set_defaults(func=_cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LabrfError as exc:
+        print(f"labrf: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

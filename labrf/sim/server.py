@@ -1,0 +1,123 @@
+"""Loopback TCP transport: one raw-socket port per instrument, newline-terminated.
+
+External clients (another process, pyvisa-py, a lab's own scripts) reach the simulated
+instruments at ``TCPIP0::127.0.0.1::<port>::SOCKET``. The server runs the bench on the
+wall clock (optionally scaled): a reply is sent when the instrument would have it ready.
+It binds 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from dataclasses import dataclass
+
+from labrf.sim.bench import Bench
+from labrf.sim.emulator import Emulator
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Endpoint:
+    """One instrument's listening socket."""
+
+    name: str
+    port: int
+
+    @property
+    def resource(self) -> str:
+        return f"TCPIP0::{HOST}::{self.port}::SOCKET"
+
+
+class BenchServer:
+    """Serves every emulator of ``bench`` on its own loopback port (0: any free port)."""
+
+    def __init__(self, bench: Bench, ports: dict[str, int] | None = None) -> None:
+        self.bench = bench
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._listeners: list[socket.socket] = []
+        self._connections: set[socket.socket] = set()
+        self.endpoints: dict[str, Endpoint] = {}
+        for name in bench.emulators:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((HOST, (ports or {}).get(name, 0)))
+            listener.listen()
+            listener.settimeout(0.2)
+            self._listeners.append(listener)
+            self.endpoints[name] = Endpoint(name, listener.getsockname()[1])
+
+    def start(self) -> BenchServer:
+        """Start accepting connections in background threads."""
+        for listener, (name, _) in zip(self._listeners, self.endpoints.items(), strict=True):
+            thread = threading.Thread(target=self._accept, args=(listener, name),
+                                      name=f"labrf-sim-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def _accept(self, listener: socket.socket, name: str) -> None:
+        emulator = self.bench.emulators[name]
+        while not self._stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._connections.add(conn)
+            threading.Thread(target=self._serve, args=(conn, emulator), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, emulator: Emulator) -> None:
+        buffer = b""
+        conn.settimeout(0.2)
+        try:
+            while not self._stop.is_set():
+                try:
+                    chunk = conn.recv(65536)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    return
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if not self._handle(conn, emulator, line.rstrip(b"\r")):
+                        return
+        except OSError:
+            return
+        finally:
+            self._connections.discard(conn)
+            conn.close()
+
+    def _handle(self, conn: socket.socket, emulator: Emulator, message: bytes) -> bool:
+        """Run one message; False when the connection must close (a dropped link)."""
+        clock = self.bench.clock
+        with self.bench.lock:
+            outcome = emulator.write(message, clock.now())
+            reply = emulator.read_reply() if outcome.reply is not None else None
+        if outcome.dropped:
+            return False
+        if reply is not None:
+            clock.advance_to(reply.ready_at)
+            conn.sendall(reply.data)
+        return True
+
+    def stop(self) -> None:
+        """Stop serving and close every socket."""
+        self._stop.set()
+        for sock in [*self._listeners, *self._connections]:
+            with contextlib.suppress(OSError):
+                sock.close()
+        for thread in self._threads:
+            thread.join(timeout=2)
+
+    def __enter__(self) -> BenchServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
