@@ -151,7 +151,7 @@ class BenchVisaLibrary(VisaLibraryBase):
             index = data.find(bytes([term]))
             if index >= 0:
                 data = data[:index + 1]
-                status = StatusCode.success_termination_character
+                status = StatusCode.success_termination_character_read
         sess.pending = sess.pending[len(data):]
         if not sess.pending:
             status = StatusCode.success
