@@ -1,0 +1,5 @@
+"""Rohde & Schwarz instruments."""
+
+from .smb100a import SMB100A
+
+__all__ = ["SMB100A"]
