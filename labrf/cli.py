@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -40,10 +41,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                      if args.port else None) as server:
         for endpoint in server.endpoints.values():
             print(f"{endpoint.name} {endpoint.resource}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -76,11 +76,13 @@ class _CoilState:
 
     def field(self, t: float) -> float:
         i = self.current(t)
-        return float(coil_model.field(self.params, i, play(self.h0, i, self.params.hysteresis_width)))
+        state = play(self.h0, i, self.params.hysteresis_width)
+        return float(coil_model.field(self.params, i, state))
 
     def voltage(self, t: float) -> float:
         i = self.current(t)
-        return float(coil_model.voltage(self.params, i, (self.target - i) / self.params.time_constant))
+        didt = (self.target - i) / self.params.time_constant
+        return float(coil_model.voltage(self.params, i, didt))
 
     def retarget(self, t: float, target: float) -> None:
         i = self.current(t)

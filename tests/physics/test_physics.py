@@ -3,8 +3,16 @@
 import numpy as np
 import pytest
 
-from labrf.physics import CoilParams, JunctionParams, OscillatorParams, SpinDiodeParams
-from labrf.physics import coil, junction, oscillator, spin_diode
+from labrf.physics import (
+    CoilParams,
+    JunctionParams,
+    OscillatorParams,
+    SpinDiodeParams,
+    coil,
+    junction,
+    oscillator,
+    spin_diode,
+)
 from labrf.physics.hysteresis import play
 
 P = SpinDiodeParams()
