@@ -338,3 +338,11 @@ def test_pymeasure_keithley2182_measures_and_buffers():
     assert meter.mean == pytest.approx(np.mean(data), rel=1e-6)
     assert meter.check_errors() == []
     b.close()
+
+
+def test_binary_single_precision_readings():
+    meter = bench(noise=False).emulators["nv"]
+    write(meter, "*RST;:FORM SRE;:FORM:BORD NORM;:TRIG:COUN 3")
+    reply = ask(meter, ":READ?").encode("latin-1")
+    assert reply[:2] == b"#0"
+    assert np.frombuffer(reply[2:], dtype=">f4").tolist() == [0.0, 0.0, 0.0]

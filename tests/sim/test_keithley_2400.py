@@ -305,7 +305,6 @@ def test_timed_arm_spaces_the_sweeps(smu):
     assert b.clock.now() - t0 == pytest.approx(1.0 + 2 / LINE)
 
 
-@pytest.mark.xfail(reason="2400 auto-ohms unfinished", strict=False)
 def test_auto_ohms_sources_the_test_current_of_the_range(smu):
     b, k = smu
     write(k, ":SENS:FUNC 'RES';:SENS:RES:MODE AUTO;:SENS:RES:RANG 2e3;:OUTP ON")

@@ -515,7 +515,7 @@ class Keithley2182A(Emulator):
         return value
 
     def _format_readings(self, values: list[float]) -> str | bytes:
-        if self.state["FORM:DATA"] == "SREal":
+        if self.state["FORM:DATA"] == "SRE":
             order = ">" if self.state["FORM:BORD"] == "NORM" else "<"
             return b"#0" + struct.pack(f"{order}{len(values)}f", *values)
         return ",".join(self.number_format(v) for v in values)
