@@ -212,3 +212,35 @@ def test_bad_station_file_exits_non_zero_naming_the_key(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 2
     assert "labrf.simulation.seed" in done.stderr and str(path) in done.stderr
+
+
+def test_dropped_connection_over_tcp_closes_the_socket():
+    """The server really closes the link. pyvisa-py cannot tell a closed peer from a
+    silent one, so its client sees what it would see from a real LAN instrument: the
+    pending read times out and the next writes fail with a broken connection."""
+    import socket
+
+    import pyvisa
+
+    from labrf.clock import WallClock
+    from labrf.sim.server import BenchServer
+
+    bench = Bench.from_station_file(STATION, clock=WallClock(scale=100))
+    bench.inject_fault("magnet_supply", FaultRule("drop", match=r"MEAS", times=2))
+    with BenchServer(bench) as server:
+        endpoint = server.endpoints["magnet_supply"]
+        raw = socket.create_connection(("127.0.0.1", endpoint.port), timeout=5)
+        raw.sendall(b"MEAS:CURR?\n")
+        assert raw.recv(100) == b""  # end of stream: the instrument hung up
+        raw.close()
+        rm = pyvisa.ResourceManager("@py")
+        supply = rm.open_resource(endpoint.resource, read_termination="\n",
+                                  write_termination="\n", timeout=500)
+        assert supply.query("*IDN?").startswith("KEPCO")
+        with pytest.raises(errors.VisaIOError) as info:
+            supply.query("MEAS:CURR?")
+        assert info.value.error_code == constants.StatusCode.error_timeout
+        with pytest.raises(ConnectionError):
+            for _ in range(5):
+                supply.write("*IDN?")
+        rm.close()
