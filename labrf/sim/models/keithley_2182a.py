@@ -41,6 +41,7 @@ from labrf.sim.scpi import (
     Setting,
     Text,
 )
+from labrf.sim.status import SCPI_STATUS, ScpiStatusModel
 
 OVERFLOW = 9.9e37  #: the reading a Keithley returns when the input exceeds the range
 NAN = 9.91e37  #: what a Keithley returns for a result that is not a number
@@ -219,21 +220,6 @@ COMMANDS = CommandTable(
     Query(":CALCulate2:IMMediate", "query_statistic"),
     Command(":CALCulate2:IMMediate", "compute_statistic"),
     Query(":CALCulate2:DATA", "query_statistic_data"),
-    # Status subsystem (STATus:PRESet and the queue are in SCPI_SYSTEM)
-    Query(":STATus:MEASurement[:EVENt]", "query_event"),
-    Query(":STATus:MEASurement:CONDition", "query_condition"),
-    Query(":STATus:OPERation[:EVENt]", "query_event"),
-    Query(":STATus:OPERation:CONDition", "query_condition"),
-    Query(":STATus:QUEStionable[:EVENt]", "query_event"),
-    Query(":STATus:QUEStionable:CONDition", "query_condition"),
-    Query(":STATus:MEASurement:ENABle", "query_enable"),
-    Command(":STATus:MEASurement:ENABle", "set_enable",
-            params=(Number(0, 65535, integer=True),)),
-    Query(":STATus:OPERation:ENABle", "query_enable"),
-    Command(":STATus:OPERation:ENABle", "set_enable", params=(Number(0, 65535, integer=True),)),
-    Query(":STATus:QUEStionable:ENABle", "query_enable"),
-    Command(":STATus:QUEStionable:ENABle", "set_enable",
-            params=(Number(0, 65535, integer=True),)),
     # SYSTem, DISPlay, FORMat
     Query(":SYSTem:LFRequency", "query_line_frequency"),
     Setting(":SYSTem:AZERo[:STATe]", Boolean(), True, key="SYST:AZER"),
@@ -248,10 +234,10 @@ COMMANDS = CommandTable(
             suffixes={"w": (1,)}),
     Setting(":FORMat[:DATA]", Choice("ASCii", "SREal"), "ASC", key="FORM:DATA"),
     Setting(":FORMat:BORDer", Choice("NORMal", "SWAPped"), "SWAP", key="FORM:BORD"),
-) + SCPI_SYSTEM
+) + SCPI_STATUS + SCPI_SYSTEM
 
 
-class Keithley2182A(Emulator):
+class Keithley2182A(ScpiStatusModel, Emulator):
     """Keithley 2182A two-channel nanovoltmeter reading one junction on channel 1."""
 
     model = "keithley2182a"
@@ -275,9 +261,6 @@ class Keithley2182A(Emulator):
         self.pending_triggers = 0  #: triggers an INIT waits for (BUS source)
 
     def power_on(self) -> None:
-        #: [event, enable] of each SCPI status register; *RST leaves them alone
-        self.registers: dict[str, list[int]] = {"MEAS": [0, 0], "OPER": [0, 0],
-                                                "QUES": [0, 0]}
         super().power_on()
         self.state["INIT:CONT"] = True  # front panel default: continuous measuring
 
@@ -404,7 +387,7 @@ class Keithley2182A(Emulator):
             chosen = next((r for r in ranges if abs(value) <= OVERRANGE * r), ranges[-1])
             self.state[f"VOLT:CHAN{channel}:RANG"] = chosen
         if abs(value) > OVERRANGE * self.state[f"VOLT:CHAN{channel}:RANG"]:
-            self._event("MEAS", ROF)
+            self.status_event("MEAS", ROF)
             return OVERFLOW
         if self.state[f"VOLT:CHAN{channel}:REF:STAT"]:
             value -= self.state[f"VOLT:CHAN{channel}:REF"]
@@ -443,17 +426,17 @@ class Keithley2182A(Emulator):
     def _store(self, value: float) -> None:
         """A completed reading: reading-available bit, and the buffer when it is fed."""
         self.readings.append(value)
-        self._event("MEAS", RAV)
+        self.status_event("MEAS", RAV)
         if self.state["TRAC:FEED:CONT"] != "NEXT" or self.state["TRAC:FEED"] == "NONE":
             return
         size = int(self.state["TRAC:POIN"])
         self.buffer.append(value)
-        self._event("MEAS", BAV)
+        self.status_event("MEAS", BAV)
         if len(self.buffer) >= size / 2:
-            self._event("MEAS", BHF)
+            self.status_event("MEAS", BHF)
         if len(self.buffer) >= size:
             self.state["TRAC:FEED:CONT"] = "NEV"
-            self._event("MEAS", BFL)
+            self.status_event("MEAS", BFL)
 
     # ------------------------------------------------------------------ trigger model
 
@@ -511,7 +494,7 @@ class Keithley2182A(Emulator):
         completed (no wait)."""
         value = self._convert(spend=wait)
         self.readings = [value]
-        self._event("MEAS", RAV)
+        self.status_event("MEAS", RAV)
         return value
 
     def _format_readings(self, values: list[float]) -> str | bytes:
@@ -644,46 +627,13 @@ class Keithley2182A(Emulator):
 
     # ------------------------------------------------------------------ status
 
-    def _event(self, register: str, bits: int) -> None:
-        self.registers[register][0] |= bits
-
-    @staticmethod
-    def _register_of(header: str) -> str:
-        return next(name for name in ("MEAS", "OPER", "QUES") if f":{name}" in header)
-
-    def query_event(self, call: Call) -> str:
-        register = self.registers[self._register_of(call.header)]
-        value, register[0] = register[0], 0
-        return str(value)
-
-    def query_condition(self, call: Call) -> str:
-        if self._register_of(call.header) == "MEAS" and self.buffer:
-            size = int(self.state["TRAC:POIN"])
-            return str(BAV | (BHF if len(self.buffer) >= size / 2 else 0)
-                       | (BFL if len(self.buffer) >= size else 0))
-        return "0"
-
-    def query_enable(self, call: Call) -> str:
-        return str(self.registers[self._register_of(call.header)][1])
-
-    def set_enable(self, call: Call) -> None:
-        self.registers[self._register_of(call.header)][1] = int(call.args[0])
-
-    def status_preset(self, call: Call) -> None:
-        for register in self.registers.values():
-            register[1] = 0
-
-    def clear_status(self) -> None:
-        for register in self.registers.values():
-            register[0] = 0
-
-    def summary_bits(self) -> int:
-        bits = 0
-        for name, bit in (("MEAS", 1), ("QUES", 8), ("OPER", 128)):
-            event, enable = self.registers[name]
-            if event & enable:
-                bits |= bit
-        return bits
+    def condition(self, register: str) -> int:
+        """Measurement condition: buffer available, half full, full."""
+        if register != "MEAS" or not self.buffer:
+            return 0
+        size = int(self.state["TRAC:POIN"])
+        return (BAV | (BHF if len(self.buffer) >= size / 2 else 0)
+                | (BFL if len(self.buffer) >= size else 0))
 
     def query_line_frequency(self, call: Call) -> str:
         return str(round(self.world.line_frequency))

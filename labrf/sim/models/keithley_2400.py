@@ -54,6 +54,7 @@ from labrf.sim.scpi import (
     split_header,
     split_units,
 )
+from labrf.sim.status import SCPI_STATUS, ScpiStatusModel
 
 NAN = 9.91e37  #: the 2400's "not a number": an element not sourced nor measured
 OVERFLOW = 9.9e37  #: the reading of a measurement beyond its fixed range
@@ -131,7 +132,6 @@ _ELEMENT = Choice("VOLTage", "CURRent", "RESistance", "TIME", "STATus")
 _COUNT = Number(1, MAX_READINGS, integer=True, default=1)
 _DELAY = Number(0, 999.9999, unit="S", default=0)
 _LINE = Number(1, 4, integer=True)
-_REGISTER = Number(0, 65535, integer=True)
 _CURRENT = Number(-1.05, 1.05, unit="A", default=0)
 _VOLTAGE = Number(-210, 210, unit="V", default=0)
 
@@ -159,7 +159,7 @@ def _trace_rows() -> list[Any]:
     return rows
 
 
-COMMANDS = SCPI_SYSTEM + CommandTable(
+COMMANDS = SCPI_SYSTEM + SCPI_STATUS + CommandTable(
     # OUTPut (section 18, table 18-4) and output-off states (section 13)
     _setting(":OUTPut<out>[:STATe]", Boolean(), False, "OUTP", on_change="_output_set"),
     _setting(":OUTPut<out>:SMODe", Choice("HIMPedance", "NORMal", "ZERO", "GUARd"), "NORM",
@@ -306,16 +306,6 @@ COMMANDS = SCPI_SYSTEM + CommandTable(
     Command(":SYSTem:PRESet", "system_preset"),
     Query(":SYSTem:TIME", "query_time"),
     Command(":SYSTem:TIME:RESet", "reset_time"),
-    # STATus (section 15); PRESet, QUEue and the error queue come with SCPI_SYSTEM
-    Query(":STATus:MEASurement[:EVENt]", "query_event"),
-    Query(":STATus:MEASurement:CONDition", "query_condition"),
-    Setting(":STATus:MEASurement:ENABle", _REGISTER, 0, key="STAT:MEAS:ENAB", rst=False),
-    Query(":STATus:OPERation[:EVENt]", "query_event"),
-    Query(":STATus:OPERation:CONDition", "query_condition"),
-    Setting(":STATus:OPERation:ENABle", _REGISTER, 0, key="STAT:OPER:ENAB", rst=False),
-    Query(":STATus:QUEStionable[:EVENt]", "query_event"),
-    Query(":STATus:QUEStionable:CONDition", "query_condition"),
-    Setting(":STATus:QUEStionable:ENABle", _REGISTER, 0, key="STAT:QUES:ENAB", rst=False),
 )
 
 #: headers that the 2400 executes while it runs its trigger model; they cut a run short
@@ -346,7 +336,7 @@ class Run:
     auto_off: bool  #: the output turns off when it ends (auto output-off)
 
 
-class Keithley2400(Emulator):
+class Keithley2400(ScpiStatusModel, Emulator):
     """Keithley 2400 SourceMeter wired to a junction on its ``output``."""
 
     model = "keithley2400"
@@ -365,7 +355,6 @@ class Keithley2400(Emulator):
     def power_on(self) -> None:
         self.buffer: list[Sample] = []
         self.samples: list[Sample] = []
-        self.registers = {"MEAS": 0, "OPER": 0, "QUES": 0}
         self.time_zero = self.cursor
         self._run: Run | None = None
         self._armed = False  #: INIT done, waiting for an arm or trigger event
@@ -678,7 +667,7 @@ class Keithley2400(Emulator):
         if overflow:
             status |= SW_OFLO
         self.compliance_tripped = in_compliance
-        self._event("MEAS", RAV | (CMPL if in_compliance else 0) | (ROF if overflow else 0))
+        self.status_event("MEAS", RAV | (CMPL if in_compliance else 0) | (ROF if overflow else 0))
         return Sample(voltage, current, resistance, t - self.time_zero, status)
 
     def _acquire(self, times: list[float]) -> list[Sample]:
@@ -691,10 +680,10 @@ class Keithley2400(Emulator):
                 break
             self.buffer.append(sample)
             if len(self.buffer) >= 2:
-                self._event("MEAS", BAV)
+                self.status_event("MEAS", BAV)
             if len(self.buffer) >= self.state["TRAC:POIN"]:
                 self.state["TRAC:FEED:CONT"] = "NEV"
-                self._event("MEAS", BFL)
+                self.status_event("MEAS", BFL)
         if self._auto_ohms():
             self._push(force=False)
         return samples
@@ -907,10 +896,8 @@ class Keithley2400(Emulator):
 
     # ------------------------------------------------------------------ STATus
 
-    def _event(self, register: str, bits: int) -> None:
-        self.registers[register] |= bits
-
-    def _format_register(self, value: int) -> str:
+    def format_register(self, value: int) -> str:
+        """Register replies in the FORM:SREG format (ASCii, HEXadecimal, OCTal, BINary)."""
         kind = self.state["FORM:SREG"]
         if kind == "HEX":
             return f"#H{value:X}"
@@ -920,30 +907,13 @@ class Keithley2400(Emulator):
             return f"#B{value:b}"
         return str(value)
 
-    @staticmethod
-    def _register_of(header: str) -> str:
-        return header.split(":")[2][:4]
-
-    def query_event(self, call: Call) -> str:
-        register = self._register_of(call.header)
-        value, self.registers[register] = self.registers[register], 0
-        return self._format_register(value)
-
-    def query_condition(self, call: Call) -> str:
-        register = self._register_of(call.header)
-        value = 0
-        if register == "MEAS":
-            value = (CMPL if self.compliance_tripped else 0) \
-                | (BFL if len(self.buffer) >= self.state["TRAC:POIN"] else 0) \
-                | (BAV if len(self.buffer) >= 2 else 0)
-        return self._format_register(value)
-
-    def status_preset(self, call: Call) -> None:
-        for key in ("STAT:MEAS:ENAB", "STAT:OPER:ENAB", "STAT:QUES:ENAB"):
-            self.state[key] = 0
-
-    def clear_status(self) -> None:
-        self.registers = {"MEAS": 0, "OPER": 0, "QUES": 0}
+    def condition(self, register: str) -> int:
+        """Measurement condition: compliance, buffer full, buffer available."""
+        if register != "MEAS":
+            return 0
+        return ((CMPL if self.compliance_tripped else 0)
+                | (BFL if len(self.buffer) >= self.state["TRAC:POIN"] else 0)
+                | (BAV if len(self.buffer) >= 2 else 0))
 
     def summary_bits(self) -> int:
         """MSB (1), QSB (8) and OSB (128) of the status byte. A serial poll during a
@@ -951,11 +921,4 @@ class Keithley2400(Emulator):
         if self._run is not None and self.world.clock.now() >= self._run.end:
             self.cursor = max(self.cursor, self._run.end)
             self._finish_run(self._run.end)
-        bits = 0
-        if self.registers["MEAS"] & int(self.state["STAT:MEAS:ENAB"]):
-            bits |= 1
-        if self.registers["QUES"] & int(self.state["STAT:QUES:ENAB"]):
-            bits |= 8
-        if self.registers["OPER"] & int(self.state["STAT:OPER:ENAB"]):
-            bits |= 128
-        return bits
+        return super().summary_bits()

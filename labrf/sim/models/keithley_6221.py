@@ -36,6 +36,7 @@ from labrf.sim.scpi import (
     Setting,
     Text,
 )
+from labrf.sim.status import SCPI_STATUS, ScpiStatusModel
 
 RANGES = (2e-9, 20e-9, 200e-9, 2e-6, 20e-6, 200e-6, 2e-3, 20e-3, 100e-3)  #: A
 DELTA_NPLC = 1.0  #: integration of each A/D reading of the linked 2182A
@@ -175,21 +176,6 @@ COMMANDS = CommandTable(
     Setting(":FORMat[:DATA]", Choice("ASCii"), "ASC", key="FORM:DATA"),
     Command(":FORMat:ELEMents", "set_elements", params=(_ELEMENT,) * 9, optional=8),
     Query(":FORMat:ELEMents", "query_elements"),
-    # Status subsystem (STATus:PRESet and the queue are in SCPI_SYSTEM)
-    Query(":STATus:MEASurement[:EVENt]", "query_event"),
-    Query(":STATus:MEASurement:CONDition", "query_condition"),
-    Query(":STATus:OPERation[:EVENt]", "query_event"),
-    Query(":STATus:OPERation:CONDition", "query_condition"),
-    Query(":STATus:QUEStionable[:EVENt]", "query_event"),
-    Query(":STATus:QUEStionable:CONDition", "query_condition"),
-    Query(":STATus:MEASurement:ENABle", "query_enable"),
-    Command(":STATus:MEASurement:ENABle", "set_enable",
-            params=(Number(0, 65535, integer=True),)),
-    Query(":STATus:OPERation:ENABle", "query_enable"),
-    Command(":STATus:OPERation:ENABle", "set_enable", params=(Number(0, 65535, integer=True),)),
-    Query(":STATus:QUEStionable:ENABle", "query_enable"),
-    Command(":STATus:QUEStionable:ENABle", "set_enable",
-            params=(Number(0, 65535, integer=True),)),
     # PyMeasure's standard_event_enabled sends "ESE?" / "ESE %d" without the '*' of the
     # IEEE 488.2 common command, declaring 0 to 65535; the driver is our client, so both
     # forms reach *ESE, whose register has 8 bits.
@@ -205,10 +191,10 @@ COMMANDS = CommandTable(
             suffixes={"w": (1, 2)}),
     Setting(":DISPlay[:WINDow<w>]:TEXT:STATe", Boolean(), False, key="DISP:TEXT{w}:STAT",
             suffixes={"w": (1, 2)}),
-) + SCPI_SYSTEM
+) + SCPI_STATUS + SCPI_SYSTEM
 
 
-class Keithley6221(Emulator):
+class Keithley6221(ScpiStatusModel, Emulator):
     """Keithley 6221 current source driving one junction, with delta mode."""
 
     model = "keithley6221"
@@ -220,12 +206,6 @@ class Keithley6221(Emulator):
     boot_time = 10.0
 
     # ------------------------------------------------------------------ life cycle
-
-    def power_on(self) -> None:
-        #: [event, enable] of each SCPI status register; *RST leaves them alone
-        self.registers: dict[str, list[int]] = {"MEAS": [0, 0], "OPER": [0, 0],
-                                                "QUES": [0, 0]}
-        super().power_on()
 
     def on_reset(self) -> None:
         """Power-on and *RST: output off at 0 A, delta and waveform disarmed."""
@@ -535,48 +515,16 @@ class Keithley6221(Emulator):
 
     # ------------------------------------------------------------------ status
 
-    @staticmethod
-    def _register_of(header: str) -> str:
-        return next(name for name in ("MEAS", "OPER", "QUES") if f":{name}" in header)
-
-    def query_event(self, call: Call) -> str:
-        register = self.registers[self._register_of(call.header)]
-        value, register[0] = register[0], 0
-        return str(value)
-
-    def query_condition(self, call: Call) -> str:
-        if self._register_of(call.header) == "MEAS" \
-                and len(self.buffer) >= int(self.state["TRAC:POIN"]):
-            return str(BFL)
-        return "0"
-
-    def query_enable(self, call: Call) -> str:
-        return str(self.registers[self._register_of(call.header)][1])
-
-    def set_enable(self, call: Call) -> None:
-        self.registers[self._register_of(call.header)][1] = int(call.args[0])
+    def condition(self, register: str) -> int:
+        """Measurement condition: buffer full (BFL)."""
+        full = len(self.buffer) >= int(self.state["TRAC:POIN"])
+        return BFL if register == "MEAS" and full else 0
 
     def query_ese(self, call: Call) -> str:
         return str(self.ese)
 
     def set_ese(self, call: Call) -> None:
         self.ese = int(call.args[0])
-
-    def status_preset(self, call: Call) -> None:
-        for register in self.registers.values():
-            register[1] = 0
-
-    def clear_status(self) -> None:
-        for register in self.registers.values():
-            register[0] = 0
-
-    def summary_bits(self) -> int:
-        bits = 0
-        for name, bit in (("MEAS", 1), ("QUES", 8), ("OPER", 128)):
-            event, enable = self.registers[name]
-            if event & enable:
-                bits |= bit
-        return bits
 
     def beep(self, call: Call) -> None:
         """``SYST:BEEP <Hz>, <s>``: sounds while the instrument goes on (nothing to do)."""

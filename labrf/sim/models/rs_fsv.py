@@ -41,6 +41,7 @@ from scipy.signal import find_peaks
 from scipy.special import gammainccinv, gammaincinv
 
 from labrf.sim.emulator import SCPI_SYSTEM, Emulator
+from labrf.sim.models.rs_common import RohdeSchwarzReplies
 from labrf.sim.scpi import (
     Boolean,
     Call,
@@ -155,7 +156,7 @@ def _freq(lo: float, hi: float) -> Number:
     return Number(lo, hi, unit="HZ")
 
 
-class FSV(Emulator):
+class FSV(RohdeSchwarzReplies, Emulator):
     """R&S FSV-7 with preamplifier B22; one spectrum-analyzer channel."""
 
     model: ClassVar[str] = "fsv"
@@ -294,17 +295,6 @@ class FSV(Emulator):
     ) + SCPI_SYSTEM
 
     # ------------------------------------------------------------------ formats
-
-    def number_format(self, value: float) -> str:
-        """R&S style: integers without a decimal point ("250000000", "-10")."""
-        if math.isfinite(value) and value == round(value) and abs(value) < 1e15:
-            return str(int(round(value)))
-        return f"{value:.12g}"
-
-    def format_error(self, code: int, detail: str) -> str:
-        """R&S queue entry: ``-113,"Undefined header;FREQ:STAX"``."""
-        text = super().format_error(code, detail)
-        return f'{text[:-1]};{detail}"' if detail else text
 
     # ------------------------------------------------------------------ life cycle
 

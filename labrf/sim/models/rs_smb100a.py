@@ -31,6 +31,7 @@ import re
 from typing import ClassVar
 
 from labrf.sim.emulator import SCPI_SYSTEM, Emulator
+from labrf.sim.models.rs_common import RohdeSchwarzReplies
 from labrf.sim.scpi import (
     Boolean,
     Call,
@@ -64,7 +65,7 @@ def dbm_to_unit(dbm: float, unit: str) -> float:
     return dbm
 
 
-class SMB100A(Emulator):
+class SMB100A(RohdeSchwarzReplies, Emulator):
     """R&S SMB100A with option B106: 9 kHz to 6 GHz, -145 dBm to +30 dBm."""
 
     model: ClassVar[str] = "smb100a"
@@ -173,17 +174,6 @@ class SMB100A(Emulator):
     ) + SCPI_SYSTEM
 
     # ---------------------------------------------------------------- replies
-
-    def number_format(self, value: float) -> str:
-        """R&S style: integers without a decimal point ("250000000", "-10")."""
-        if math.isfinite(value) and value == round(value) and abs(value) < 1e15:
-            return str(int(round(value)))
-        return f"{value:.12g}"
-
-    def format_error(self, code: int, detail: str) -> str:
-        """R&S queue entry: ``-113,"Undefined header;FREQ:XYZ"``."""
-        text = super().format_error(code, detail)
-        return f'{text[:-1]};{detail}"' if detail else text
 
     # ------------------------------------------------------------ life cycle
 
