@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-from pymeasure.adapters import Adapter
 from pymeasure.instruments.kepco import KepcoBOP3612
 
 from labrf.sim.emulator import Emulator
@@ -31,23 +30,6 @@ def kepco():
 
 def current_on(emulator: Emulator, amps: float, compliance: float = 20.0) -> None:
     write(emulator, f"FUNC:MODE CURR;:VOLT {compliance};:CURR {amps};:OUTP ON")
-
-
-class EmulatorAdapter(Adapter):
-    """PyMeasure adapter talking straight to an emulator at the bench clock."""
-
-    def __init__(self, emulator: Emulator) -> None:
-        super().__init__()
-        self.emulator = emulator
-
-    def _write(self, command: str, **kwargs) -> None:
-        self.emulator.write(command.encode("latin-1"), self.emulator.world.clock.now())
-
-    def _read(self, **kwargs) -> str:
-        reply = self.emulator.read_reply()
-        assert reply is not None
-        self.emulator.world.clock.advance_to(reply.ready_at)
-        return reply.data.decode("latin-1").rstrip("\r\n")
 
 
 def test_identity_and_power_on_state(kepco):
@@ -207,7 +189,7 @@ def test_error_code_query_and_beep(kepco):
 
 def test_pymeasure_driver_runs_unmodified(kepco):
     b, k = kepco
-    bop = KepcoBOP3612(EmulatorAdapter(k))
+    bop = KepcoBOP3612(b.address("psu"), visa_library=b.visa_library, timeout=10000)
     assert bop.id.startswith("KEPCO,BOP 36-12")
     assert bop.confidence_test == 0
     assert bop.bop_test == 0

@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 import pytest
-from pymeasure.adapters import Adapter
 from pymeasure.instruments.lakeshore import LakeShore425
 
 from labrf.sim.emulator import Emulator
@@ -41,23 +40,6 @@ def ideal():
 
 def esr(emulator: Emulator) -> int:
     return int(ask(emulator, "*ESR?"))
-
-
-class EmulatorAdapter(Adapter):
-    """PyMeasure adapter talking straight to an emulator at the bench clock."""
-
-    def __init__(self, emulator: Emulator) -> None:
-        super().__init__()
-        self.emulator = emulator
-
-    def _write(self, command: str, **kwargs) -> None:
-        self.emulator.write(command.encode("latin-1"), self.emulator.world.clock.now())
-
-    def _read(self, **kwargs) -> str:
-        reply = self.emulator.read_reply()
-        assert reply is not None
-        self.emulator.world.clock.advance_to(reply.ready_at)
-        return reply.data.decode("latin-1").rstrip("\r\n")
 
 
 def test_identity_and_power_on_event(ideal):
@@ -219,7 +201,7 @@ def test_max_hold(ideal):
 
 def test_pymeasure_driver_runs_unmodified(ideal):
     b, g = ideal
-    meter = LakeShore425(EmulatorAdapter(g))
+    meter = LakeShore425(b.address("gm"), visa_library=b.visa_library)
     set_field(b, 30e-3)
     assert meter.unit == "G"
     assert meter.field == pytest.approx(300.0, abs=0.01)
