@@ -12,6 +12,7 @@ import numpy as np
 from labrf.analysis.lineshape import fit_spin_diode
 from labrf.errors import ConfigError
 from labrf.sim.bench import Bench
+from labrf.units import dbm_to_watt
 
 DEFAULT_STATION = Path("station_configs/sim_bench.yaml")
 
@@ -59,7 +60,7 @@ def run_demo(station: Path = DEFAULT_STATION, points: int = 161, power_dbm: floa
         "instrument_time": instrument_time, "wall_time": time.perf_counter() - wall_start,
     }
     if out is not None:
-        p = 1e-3 * 10 ** (power_dbm / 10)
+        p = float(dbm_to_watt(power_dbm))
         rows = [
             ("resonance f_r", fit.resonance / 1e6, fit.resonance_err / 1e6, f_r / 1e6, "MHz"),
             ("half-width D", fit.half_width / 1e6, fit.half_width_err / 1e6, width / 1e6,

@@ -5,10 +5,12 @@ Conversion happens once, at the edge (YAML, CLI); inside labrf everything is SI.
 
 from __future__ import annotations
 
-import math
 import re
 from functools import cache
 from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
 
 from labrf.errors import UnitError
 
@@ -22,19 +24,20 @@ def _registry() -> Any:
     return pint.UnitRegistry()
 
 
-def dbm_to_watt(dbm: float) -> float:
-    """Power in dBm to watts."""
-    return 1e-3 * 10.0 ** (dbm / 10.0)
+def dbm_to_watt(dbm: ArrayLike) -> Any:
+    """Power in dBm to watts (scalars or arrays)."""
+    return 1e-3 * db_to_ratio(dbm)
 
 
-def watt_to_dbm(watt: float) -> float:
-    """Power in watts to dBm (-inf for zero power)."""
-    return 10.0 * math.log10(watt / 1e-3) if watt > 0 else -math.inf
+def watt_to_dbm(watt: ArrayLike) -> Any:
+    """Power in watts to dBm (scalars or arrays; -inf for zero power)."""
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(np.asarray(watt, dtype=float) / 1e-3)
 
 
-def db_to_ratio(db: float) -> float:
-    """A power gain in dB to a linear power ratio."""
-    return 10.0 ** (db / 10.0)
+def db_to_ratio(db: ArrayLike) -> Any:
+    """A power gain in dB to a linear power ratio (scalars or arrays)."""
+    return 10.0 ** (np.asarray(db, dtype=float) / 10.0)
 
 
 def to_si(value: Any, unit: str) -> float:

@@ -55,9 +55,13 @@ def half_width(p: SpinDiodeParams, field: ArrayLike = 0.0,
 
 
 def rectified_voltage(p: SpinDiodeParams, frequency: ArrayLike, power: ArrayLike,
-                      field: ArrayLike = 0.0, current: ArrayLike = 0.0) -> np.ndarray:
+                      field: ArrayLike = 0.0, current: ArrayLike = 0.0,
+                      total_power: ArrayLike | None = None) -> np.ndarray:
     """DC voltage in V rectified from RF power ``power`` (W at the junction) at
-    ``frequency`` (Hz), with the junction at ``field`` (T) and DC ``current`` (A)."""
+    ``frequency`` (Hz), with the junction at ``field`` (T) and DC ``current`` (A).
+
+    Saturation follows ``total_power`` (W), the power of every tone reaching the
+    junction; by default the tone's own power."""
     f = np.asarray(frequency, dtype=float)
     power = np.asarray(power, dtype=float)
     f_r = resonance_frequency(p, field, current)
@@ -66,4 +70,5 @@ def rectified_voltage(p: SpinDiodeParams, frequency: ArrayLike, power: ArrayLike
     detuning = f - f_r
     shape = (p.symmetric * width**2 + p.antisymmetric * width * detuning) / (
         detuning**2 + width**2)
-    return power * shape / crit / (1.0 + power / p.saturation_power)
+    total = power if total_power is None else np.asarray(total_power, dtype=float)
+    return power * shape / crit / (1.0 + total / p.saturation_power)

@@ -65,6 +65,18 @@ SCPI_SYSTEM = CommandTable(
     Command(":STATus:QUEue:CLEar", "clear_errors"),
 )
 
+_BYTE = (Number(0, 255, integer=True),)
+
+#: IEEE 488.2 common commands, shared by every model.
+COMMON = CommandTable(
+    Query("*IDN", "query_idn"), Command("*RST", "common_rst"), Command("*CLS", "common_cls"),
+    Query("*ESE", "query_ese"), Command("*ESE", "set_ese", params=_BYTE),
+    Query("*ESR", "query_esr"), Query("*SRE", "query_sre"),
+    Command("*SRE", "set_sre", params=_BYTE), Query("*STB", "query_stb"),
+    Query("*OPC", "query_opc"), Command("*OPC", "common_opc"), Command("*WAI", "common_wai"),
+    Query("*TST", "query_tst"), Query("*OPT", "query_opt"), Command("*TRG", "common_trg"),
+)
+
 
 class Emulator:
     """An emulated instrument attached to a simulated world."""
@@ -183,56 +195,59 @@ class Emulator:
 
     # --------------------------------------------------------- common commands
 
-    def _common(self, header: str, query: bool, params: list[str]) -> str | None:
-        name = header.upper()
-        if name == "*IDN" and query:
-            return self.idn
-        if name == "*RST" and not query:
-            self.reset()
-        elif name == "*CLS" and not query:
-            self.errors.clear()
-            self.esr = 0
-            self._opc_pending = False
-            self.clear_status()
-        elif name == "*ESE":
-            if query:
-                return str(self.ese)
-            self.ese = int(Number(0, 255, integer=True).parse(self._one(params)))
-        elif name == "*ESR" and query:
-            self._update_opc()
-            value, self.esr = self.esr, 0
-            return str(value)
-        elif name == "*SRE":
-            if query:
-                return str(self.sre)
-            self.sre = int(Number(0, 255, integer=True).parse(self._one(params)))
-        elif name == "*STB" and query:
-            return str(self.status_byte())
-        elif name == "*OPC":
-            if query:
-                self.wait_operation()
-                return "1"
-            self._opc_pending = True
-        elif name == "*WAI" and not query:
-            self.wait_operation()
-        elif name == "*TST" and query:
-            self.spend(self.self_test_time)
-            return "0"
-        elif name == "*OPT" and query:
-            return self.options
-        elif name == "*TRG" and not query:
-            self.trigger()
-        else:
-            raise ScpiError(-113, header + ("?" if query else ""))
-        return None
+    def query_idn(self, call: Call) -> str:
+        return self.idn
+
+    def common_rst(self, call: Call) -> None:
+        self.reset()
+
+    def common_cls(self, call: Call) -> None:
+        self.errors.clear()
+        self.esr = 0
+        self._opc_pending = False
+        self.clear_status()
+
+    def query_ese(self, call: Call) -> str:
+        return str(self.ese)
+
+    def set_ese(self, call: Call) -> None:
+        self.ese = int(call.args[0])
+
+    def query_esr(self, call: Call) -> str:
+        self._update_opc()
+        value, self.esr = self.esr, 0
+        return str(value)
+
+    def query_sre(self, call: Call) -> str:
+        return str(self.sre)
+
+    def set_sre(self, call: Call) -> None:
+        self.sre = int(call.args[0])
+
+    def query_stb(self, call: Call) -> str:
+        return str(self.status_byte())
+
+    def query_opc(self, call: Call) -> str:
+        self.wait_operation()
+        return "1"
+
+    def common_opc(self, call: Call) -> None:
+        self._opc_pending = True
+
+    def common_wai(self, call: Call) -> None:
+        self.wait_operation()
+
+    def query_tst(self, call: Call) -> str:
+        self.spend(self.self_test_time)
+        return "0"
+
+    def query_opt(self, call: Call) -> str:
+        return self.options
+
+    def common_trg(self, call: Call) -> None:
+        self.trigger()
 
     self_test_time: ClassVar[float] = 1.0
-
-    @staticmethod
-    def _one(params: list[str]) -> str:
-        if len(params) != 1:
-            raise ScpiError(-109 if not params else -108)
-        return params[0]
 
     def _update_opc(self) -> None:
         if self._opc_pending and self.cursor >= self.operation_end:
@@ -327,12 +342,13 @@ class Emulator:
                 query = header.endswith("?")
                 header = header.rstrip("?")
                 params = split_params(param_text)
-                if header.lstrip(":").startswith("*"):
-                    result = self._common(header.lstrip(":"), query, params)
+                if header.lstrip(":").startswith("*"):  # common: the path stays
+                    result = self._dispatch(COMMON, ":" + header.lstrip(":").upper(), query,
+                                            params)
                 else:
                     absolute = (header if header.startswith(":") else f"{path}:{header}").upper()
                     path = absolute.rsplit(":", 1)[0]
-                    result = self._dispatch(absolute, query, params)
+                    result = self._dispatch(self.commands, absolute, query, params)
                 if query:
                     replies.append(result if result is not None else "")
             except ScpiError as err:
@@ -345,8 +361,9 @@ class Emulator:
             return b";".join(r if isinstance(r, bytes) else r.encode("latin-1") for r in replies)
         return ";".join(replies)  # type: ignore[arg-type]
 
-    def _dispatch(self, header: str, query: bool, params: list[str]) -> str | bytes | None:
-        entry, suffix = self.commands.lookup(header, query)
+    def _dispatch(self, table: CommandTable, header: str, query: bool, params: list[str]
+                  ) -> str | bytes | None:
+        entry, suffix = table.lookup(header, query)
         if isinstance(entry, Setting):
             return self._setting(entry, header, query, params, suffix)
         assert isinstance(entry, Query | Command)
@@ -386,7 +403,3 @@ class Emulator:
     def query_unterminated(self) -> None:
         """A read with nothing to answer: -420, as a real instrument queues."""
         self.queue_error(-420)
-
-    def setting(self, key: str) -> Any:
-        """Current value of a stored setting."""
-        return self.state[key]

@@ -85,8 +85,7 @@ class BenchVisaLibrary(VisaLibraryBase):
 
     def list_resources(self, session: VISARMSession, query: str = "?*::INSTR"
                        ) -> tuple[str, ...]:
-        names = [a for a in self.bench.addresses.values()]
-        return tuple(rname.filter(names, query))
+        return tuple(rname.filter(list(self.bench.addresses.values()), query))
 
     def open(self, session: VISARMSession, resource_name: str,
              access_mode: constants.AccessModes = constants.AccessModes.no_lock,

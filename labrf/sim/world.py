@@ -31,6 +31,7 @@ from labrf.sim.config import (
     SimulationConfig,
     describe_params,
 )
+from labrf.units import db_to_ratio
 
 BOLTZMANN = 1.380649e-23  #: J/K
 T0 = 290.0  #: reference noise temperature, K
@@ -51,6 +52,15 @@ class CoilReading:
 
     current: float  #: A in the coil
     voltage: float  #: V across it
+
+
+@dataclass(frozen=True)
+class RfOutput:
+    """What an RF source outputs now."""
+
+    frequency: float  #: Hz
+    power: float  #: W at the source's output connector, 0 when off
+    since: float  #: instrument time (s) of the last change
 
 
 @dataclass(frozen=True)
@@ -122,7 +132,7 @@ class World:
             else:
                 self.amplifiers[name] = dev
         self.wiring = {name: inst.wiring for name, inst in config.instruments.items()}
-        self._rf: dict[str, tuple[float, float]] = {}
+        self._rf: dict[str, RfOutput] = {}
         self._dc: dict[str, _DcDrive] = {}
         self._coil_drive: dict[str, float] = {}
 
@@ -174,8 +184,16 @@ class World:
 
     def drive_rf(self, instrument: str, t: float, frequency: float, power: float) -> None:
         """An RF source now outputs ``power`` W at ``frequency`` Hz (0 W when off)."""
-        self._rf[instrument] = (float(frequency), max(float(power), 0.0))
+        self._rf[instrument] = RfOutput(float(frequency), max(float(power), 0.0), t)
         self._check_breakdown(t)
+
+    def rf_output(self, instrument: str) -> RfOutput:
+        """What RF source ``instrument`` last pushed (sources push at power-on)."""
+        try:
+            return self._rf[instrument]
+        except KeyError:
+            raise SimulationError(f"'{instrument}' has pushed no RF output; RF sources: "
+                                  f"{', '.join(self._rf) or 'none'}") from None
 
     def drive_dc(self, instrument: str, t: float, *, on: bool, mode: str = "current",
                  level: float = 0.0, compliance: float = math.inf) -> None:
@@ -222,7 +240,8 @@ class World:
         return float(junction_model.resistance(p, junction_model.free_layer(p, h)))
 
     def _rf_power_at(self, j: _JunctionState) -> list[tuple[float, float]]:
-        return [self._rf[inst] for inst, ports in self.wiring.items()
+        return [(self._rf[inst].frequency, self._rf[inst].power)
+                for inst, ports in self.wiring.items()
                 if ports.get("output") == j.config.name and inst in self._rf]
 
     def _dc_state(self, j: _JunctionState, r: float) -> tuple[float, float, set[str]]:
@@ -273,17 +292,16 @@ class World:
         if tones and not j.broken:
             p = j.config.spin_diode
             field = self._field_at(j, t)
-            total = sum(power for _, power in tones)
-            unsaturated = sum(float(diode_model.rectified_voltage(p, f, power, field, current))
-                              * (1.0 + power / p.saturation_power) for f, power in tones)
-            voltage += unsaturated / (1.0 + total / p.saturation_power)
+            freqs, powers = np.array(tones).T
+            voltage += float(np.sum(diode_model.rectified_voltage(
+                p, freqs, powers, field, current, total_power=powers.sum())))
         return DcReading(voltage, current, instrument in limited)
 
     def _emitters(self, instrument: str) -> tuple[list[_JunctionState], float]:
         source = self._port(instrument, "input")
         if source in self.amplifiers:
             amp = self.amplifiers[source]
-            return [self.junctions[amp.input]], 10 ** (amp.gain / 10)
+            return [self.junctions[amp.input]], float(db_to_ratio(amp.gain))
         return [self.junctions[source]], 1.0
 
     def spectrum(self, instrument: str, t: float, freqs: np.ndarray, rbw: float) -> np.ndarray:
@@ -311,7 +329,7 @@ class World:
         if source not in self.amplifiers:
             return 0.0
         amp = self.amplifiers[source]
-        return BOLTZMANN * T0 * 10 ** (amp.noise_figure / 10) * 10 ** (amp.gain / 10)
+        return float(BOLTZMANN * T0 * db_to_ratio(amp.noise_figure + amp.gain))
 
     def coil_reading(self, instrument: str, t: float) -> CoilReading:
         """Current in, and voltage across, the coil a supply drives."""

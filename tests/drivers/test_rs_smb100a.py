@@ -88,7 +88,8 @@ def test_against_the_emulator() -> None:
         assert smb.check_errors()[0][0] == -221
         smb.shutdown()
         assert smb.output_enabled is False
-        assert bench.world._rf["rf"] == (250e6, 0.0)
+        out = bench.world.rf_output("rf")
+        assert (out.frequency, out.power) == (250e6, 0.0)
         assert smb.check_errors() == []
     finally:
         smb.adapter.close()

@@ -109,3 +109,10 @@ def test_broken_junction_is_a_short_and_peak_voltage_adds_rf():
     assert junction.resistance(j, 1.0, broken=True) == j.shorted_resistance
     assert junction.peak_voltage(100, 4e-3, 0) == pytest.approx(0.4)
     assert junction.peak_voltage(100, 0, 1e-3) == pytest.approx(np.sqrt(0.2))
+
+
+def test_saturation_follows_the_total_power_of_all_tones():
+    f = P.resonance + P.damping * P.resonance
+    alone = spin_diode.rectified_voltage(P, f, 10e-6)
+    shared = spin_diode.rectified_voltage(P, f, 10e-6, total_power=40e-6)
+    assert shared / alone == pytest.approx((1 + 10 / 30) / (1 + 40 / 30))

@@ -28,19 +28,11 @@ def mg(bench: Bench) -> MG3692C:
     assert isinstance(emulator, MG3692C)
     return emulator
 
+def last(emulator: MG3692C) -> tuple[str, float, float, float]:
+    """The emulator's RF output as the world has it: (instrument, since, frequency, power)."""
+    out = emulator.world.rf_output(emulator.name)
+    return emulator.name, out.since, out.frequency, out.power
 
-@pytest.fixture
-def drives(mg: MG3692C) -> list[tuple[str, float, float, float]]:
-    """Every drive_rf call the emulator makes from now on."""
-    calls: list[tuple[str, float, float, float]] = []
-    world_drive = mg.world.drive_rf
-
-    def record(instrument: str, t: float, frequency: float, power: float) -> None:
-        calls.append((instrument, t, frequency, power))
-        world_drive(instrument, t, frequency, power)
-
-    mg.world.drive_rf = record  # type: ignore[method-assign]
-    return calls
 
 
 def test_identity_and_power_on_state(mg: MG3692C) -> None:
@@ -81,24 +73,24 @@ def test_out_of_range_is_222_and_state_unchanged(mg: MG3692C) -> None:
     assert ask(mg, "FREQ?;:POW?") == "250000000;-10"
 
 
-def test_output_pushes_to_the_world(mg: MG3692C, drives) -> None:
+def test_output_pushes_to_the_world(mg: MG3692C) -> None:
     write(mg, "FREQ 250 MHz;:POW -10 dBm")
-    assert drives[-1][2:] == (250e6, 0.0)
+    assert last(mg)[2:] == (250e6, 0.0)
     write(mg, ":OUTPUT ON;")
-    name, t, frequency, power = drives[-1]
+    name, t, frequency, power = last(mg)
     assert (name, frequency) == ("rf", 250e6)
     assert power == pytest.approx(1e-4)
     assert t == pytest.approx(mg.world.clock.now())
     write(mg, ":POWER -20 dBm;")
-    assert drives[-1][3] == pytest.approx(1e-5)
+    assert last(mg)[3] == pytest.approx(1e-5)
     write(mg, ":OUTP OFF")
-    assert drives[-1][3] == 0.0
+    assert last(mg)[3] == 0.0
 
 
-def test_rst_turns_rf_off(mg: MG3692C, drives) -> None:
+def test_rst_turns_rf_off(mg: MG3692C) -> None:
     write(mg, "FREQ 250 MHz;:POW -10;:OUTP ON")
     write(mg, "*RST")
-    assert drives[-1][3] == 0.0
+    assert last(mg)[3] == 0.0
     assert ask(mg, "OUTP?") == "0"
 
 
@@ -108,7 +100,7 @@ def test_output_protection_and_impedance(mg: MG3692C) -> None:
     assert ask(mg, ":OUTP:PROT?") == "0"
 
 
-def test_pymeasure_driver_unmodified(bench: Bench, mg: MG3692C, drives) -> None:
+def test_pymeasure_driver_unmodified(bench: Bench, mg: MG3692C) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # SCPIUnknownMixin's notice
         driver = AnritsuMG3692C(ADDRESS, visa_library=bench.visa_library)
@@ -120,10 +112,10 @@ def test_pymeasure_driver_unmodified(bench: Bench, mg: MG3692C, drives) -> None:
         assert driver.frequency == 250e6
         assert driver.power == -10
         assert driver.output is True
-        assert drives[-1][2:] == (250e6, pytest.approx(1e-4))
+        assert last(mg)[2:] == (250e6, pytest.approx(1e-4))
         driver.shutdown()
         assert driver.output is False
-        assert drives[-1][3] == 0.0
+        assert last(mg)[3] == 0.0
         assert driver.complete == "1"
         driver.reset()
         driver.clear()

@@ -386,7 +386,7 @@ def test_pymeasure_driver_runs_unmodified(smu):
     assert (smu.current_nplc, smu.source_delay_auto_enabled, smu.wires) == (0.1, False, 4)
     assert smu.output_off_state == "disconnected"
     smu.shutdown()
-    assert k.setting("OUTP") is False and k.setting("SOUR:CURR") == 0.0
+    assert k.state["OUTP"] is False and k.state["SOUR:CURR"] == 0.0
     assert smu.check_errors() == []
     assert errors(k) == []
     assert not b.describe()["devices"]["mtj"]["broken"]

@@ -234,11 +234,12 @@ def test_a_line_appears_at_its_frequency_and_power_in_ascii_and_real32(sa: FSV) 
 
 
 def test_the_real_world_emission_of_a_junction_above_threshold() -> None:
-    bench = _bench(noise=False)
+    bench = make_bench({"sa": {"model": "fsv", "address": "GPIB0::20::INSTR", "input": "amp"},
+                        "bias": {"model": "keithley6221", "address": "GPIB0::12::INSTR",
+                                 "output": "mtj"}}, devices=DEVICES, noise=False)
     sa = bench.emulators["sa"]
     world = bench.world
-    world.wiring["bias"] = {"output": "mtj"}  # a current source the world sees
-    world.drive_dc("bias", 0.0, on=True, level=6e-3)
+    write(bench.emulators["bias"], "SOUR:CURR:COMP 10;:SOUR:CURR 6e-3;:OUTP ON")
     p = world.junctions["mtj"].config.oscillator
     f0 = float(osc_model.frequency(p, 6e-3))
     expected = float(world.spectrum("sa", 0.0, np.array([f0]), 100e3)[0])

@@ -18,19 +18,11 @@ def smb() -> SMB100A:
     assert isinstance(emulator, SMB100A)
     return emulator
 
+def last(emulator: SMB100A) -> tuple[str, float, float, float]:
+    """The emulator's RF output as the world has it: (instrument, since, frequency, power)."""
+    out = emulator.world.rf_output(emulator.name)
+    return emulator.name, out.since, out.frequency, out.power
 
-@pytest.fixture
-def drives(smb: SMB100A) -> list[tuple[str, float, float, float]]:
-    """Every drive_rf call the emulator makes from now on."""
-    calls: list[tuple[str, float, float, float]] = []
-    world_drive = smb.world.drive_rf
-
-    def record(instrument: str, t: float, frequency: float, power: float) -> None:
-        calls.append((instrument, t, frequency, power))
-        world_drive(instrument, t, frequency, power)
-
-    smb.world.drive_rf = record  # type: ignore[method-assign]
-    return calls
 
 
 def test_identity_options_and_power_on_state(smb: SMB100A) -> None:
@@ -103,10 +95,10 @@ def test_level_limit_refuses_higher_levels(smb: SMB100A) -> None:
     assert ask(smb, "POW?") == "-15"
 
 
-def test_level_limit_survives_rst_and_caps_the_output(smb: SMB100A, drives) -> None:
+def test_level_limit_survives_rst_and_caps_the_output(smb: SMB100A) -> None:
     write(smb, "FREQ 300 MHz;POW 0;OUTP ON")
     write(smb, "POW:LIM -10")
-    assert drives[-1][3] == pytest.approx(1e-4)  # capped at -10 dBm
+    assert last(smb)[3] == pytest.approx(1e-4)  # capped at -10 dBm
     assert ask(smb, "POW?") == "0"  # the level query is not influenced by the limit
     write(smb, "*RST")
     assert ask(smb, "POW:LIM?") == "-10"
@@ -114,38 +106,38 @@ def test_level_limit_survives_rst_and_caps_the_output(smb: SMB100A, drives) -> N
     assert errors(smb)[0].startswith("-222,")
 
 
-def test_output_pushes_to_the_world(smb: SMB100A, drives) -> None:
+def test_output_pushes_to_the_world(smb: SMB100A) -> None:
     write(smb, "FREQ 250 MHz;POW -10")
-    assert drives[-1][2:] == (250e6, 0.0)  # RF still off
+    assert last(smb)[2:] == (250e6, 0.0)  # RF still off
     write(smb, "OUTP ON")
-    name, t, frequency, power = drives[-1]
+    name, t, frequency, power = last(smb)
     assert (name, frequency) == ("rf", 250e6)
     assert power == pytest.approx(1e-4)
     assert t == pytest.approx(smb.world.clock.now())
     write(smb, "FREQ 260 MHz")
-    assert drives[-1][2] == 260e6
+    assert last(smb)[2] == 260e6
     write(smb, "POW -20")
-    assert drives[-1][3] == pytest.approx(1e-5)
+    assert last(smb)[3] == pytest.approx(1e-5)
     write(smb, "OUTP OFF")
-    assert drives[-1][3] == 0.0
-    assert smb.world._rf["rf"] == (260e6, 0.0)
+    assert last(smb)[3] == 0.0
+    assert last(smb)[2:] == (260e6, 0.0)
 
 
-def test_rst_turns_rf_off(smb: SMB100A, drives) -> None:
+def test_rst_turns_rf_off(smb: SMB100A) -> None:
     write(smb, "FREQ 250 MHz;POW -10;OUTP ON")
-    assert drives[-1][3] > 0
+    assert last(smb)[3] > 0
     write(smb, "*RST")
-    assert drives[-1][2:] == (1e9, 0.0)
+    assert last(smb)[2:] == (1e9, 0.0)
     assert ask(smb, "OUTP?;FREQ?;POW?") == "0;1000000000;-30"
 
 
-def test_offsets_change_queries_not_the_output(smb: SMB100A, drives) -> None:
+def test_offsets_change_queries_not_the_output(smb: SMB100A) -> None:
     write(smb, "FREQ 250 MHz;POW -10;OUTP ON")
     write(smb, "FREQ:OFFS 1 MHz;:POW:OFFS -20")
     assert ask(smb, "FREQ?;POW?") == "251000000;-30"
-    assert drives[-1][2:] == (250e6, pytest.approx(1e-4))
+    assert last(smb)[2:] == (250e6, pytest.approx(1e-4))
     write(smb, "POW -40")  # the level after a -20 dB attenuator: -20 dBm at the connector
-    assert drives[-1][3] == pytest.approx(1e-5)
+    assert last(smb)[3] == pytest.approx(1e-5)
     assert ask(smb, "POW? MIN") == "-165"
 
 
@@ -161,12 +153,12 @@ def test_power_unit(smb: SMB100A) -> None:
     assert ask(smb, "POW?") == "0.01"
 
 
-def test_pulse_modulation_average_power(smb: SMB100A, drives) -> None:
+def test_pulse_modulation_average_power(smb: SMB100A) -> None:
     write(smb, "POW 0;OUTP ON")
     write(smb, "SOUR:PULM:PER 10 us;WIDT 2.5 us;STAT ON")
-    assert drives[-1][3] == pytest.approx(0.25e-3)
+    assert last(smb)[3] == pytest.approx(0.25e-3)
     write(smb, "SOUR:MOD:STAT OFF")
-    assert drives[-1][3] == pytest.approx(1e-3)
+    assert last(smb)[3] == pytest.approx(1e-3)
     assert ask(smb, "SOUR:PULM:STAT?;SOUR?;:SOUR:MOD:STAT?") == "1;INT;0"
 
 

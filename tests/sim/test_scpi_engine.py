@@ -213,3 +213,17 @@ def test_fault_rules_fire_on_the_nth_match(toy, kind):
 def test_fault_rule_validation():
     with pytest.raises(ValueError, match="not one of"):
         FaultRule("explode")
+
+
+@pytest.mark.parametrize("message, code", [
+    ("*RST 5", -108), ("*ESE", -109), ("*ESE 300", -222), ("*IDN", -113), ("*FOO?", -113),
+])
+def test_common_commands_check_their_parameters(toy, message, code):
+    write(toy, message)
+    found = errors(toy)
+    assert len(found) == 1 and found[0].startswith(f"{code},")
+
+
+def test_common_commands_keep_the_scpi_path(toy):
+    write(toy, ":SOUR:FREQ 2e6;*CLS;POW -20")
+    assert ask(toy, ":POW?") == "-20" and errors(toy) == []

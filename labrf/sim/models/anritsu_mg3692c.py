@@ -21,6 +21,7 @@ from typing import ClassVar
 
 from labrf.sim.emulator import SCPI_SYSTEM, Emulator
 from labrf.sim.scpi import Boolean, Call, Choice, CommandTable, Number, Query, Setting
+from labrf.units import dbm_to_watt
 
 F_MIN, F_MAX = 10e6, 20e9  #: frequency range with option 4 (Hz)
 L_MIN, L_MAX = -130.0, 30.0  #: level setting range with option 2A (dBm)
@@ -80,7 +81,7 @@ class MG3692C(Emulator):
 
     def rf_output(self) -> tuple[float, float]:
         """Frequency (Hz) and power (W) at the RF output connector now."""
-        power = 1e-3 * 10 ** (self.state["POW"] / 10) if self.state["OUTP"] else 0.0
+        power = float(dbm_to_watt(self.state["POW"])) if self.state["OUTP"] else 0.0
         return self.state["FREQ:CW"], power
 
     def _push(self, key: str | None = None, value: object = None) -> None:

@@ -520,11 +520,5 @@ class Keithley6221(ScpiStatusModel, Emulator):
         full = len(self.buffer) >= int(self.state["TRAC:POIN"])
         return BFL if register == "MEAS" and full else 0
 
-    def query_ese(self, call: Call) -> str:
-        return str(self.ese)
-
-    def set_ese(self, call: Call) -> None:
-        self.ese = int(call.args[0])
-
     def beep(self, call: Call) -> None:
         """``SYST:BEEP <Hz>, <s>``: sounds while the instrument goes on (nothing to do)."""

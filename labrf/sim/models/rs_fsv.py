@@ -54,6 +54,7 @@ from labrf.sim.scpi import (
     Setting,
     Text,
 )
+from labrf.units import dbm_to_watt, watt_to_dbm
 
 F_MAX = 7e9  #: FSV-7 upper frequency limit (Hz)
 MIN_SPAN = 10.0  #: smallest span other than zero span (Hz)
@@ -92,7 +93,7 @@ def from_dbm(dbm: np.ndarray, unit: str) -> np.ndarray:
     """Levels in dBm expressed in ``unit`` (UNIT:POW short form), 50 ohm system."""
     if unit in _LOG_UNITS:
         return dbm + _LOG_UNITS[unit]
-    watts = 1e-3 * 10 ** (dbm / 10)
+    watts = dbm_to_watt(dbm)
     if unit == "WATT":
         return watts
     if unit == "VOLT":
@@ -145,8 +146,8 @@ class _Trace:
             self.count += 1
             weight = 1.0 / min(self.count, average_count)
             if linear:
-                old, new = 10 ** (self.dbm / 10), 10 ** (dbm / 10)
-                self.dbm = 10 * np.log10(old + (new - old) * weight)
+                old, new = dbm_to_watt(self.dbm), dbm_to_watt(dbm)
+                self.dbm = watt_to_dbm(old + (new - old) * weight)
             else:
                 self.dbm = self.dbm + (dbm - self.dbm) * weight
         self.x, self.axis = x, axis
@@ -436,7 +437,7 @@ class FSV(RohdeSchwarzReplies, Emulator):
         """Noise power density (W/Hz) referred to the input: DANL plus the amplifier's."""
         s = self.state
         danl = DANL_PREAMP if s["INP:GAIN"] else DANL
-        density = 1e-3 * 10 ** ((danl + max(s["INP:ATT"] - 10.0, 0.0)) / 10)
+        density = float(dbm_to_watt(danl + max(s["INP:ATT"] - 10.0, 0.0)))
         if "input" in self.wiring:
             density += self.world.noise_density(self.name)
         return density
@@ -492,7 +493,7 @@ class FSV(RohdeSchwarzReplies, Emulator):
             else:
                 signal = lines.mean(axis=1)
             power = signal + floor * self._noise(detector, video, samples, points)
-            dbm = 10 * np.log10(power / 1e-3)
+            dbm = watt_to_dbm(power)
             trace.add(dbm, x, axis, mode, average_count, linear)
 
     def _start_sweeps(self, restart: bool) -> None:

@@ -44,6 +44,7 @@ from labrf.sim.scpi import (
     Setting,
     Text,
 )
+from labrf.units import dbm_to_watt, watt_to_dbm
 
 F_MIN, F_MAX = 9e3, 6e9  #: RF output frequency range of option SMB-B106 (Hz)
 L_MIN, L_MAX = -145.0, 30.0  #: RF output level setting range (dBm)
@@ -61,7 +62,7 @@ def dbm_to_unit(dbm: float, unit: str) -> float:
     if unit == "DBUV":
         return dbm + DBUV_PER_DBM
     if unit == "V":
-        return math.sqrt(50.0 * 1e-3 * 10 ** (dbm / 10))
+        return math.sqrt(50.0 * dbm_to_watt(dbm))
     return dbm
 
 
@@ -195,7 +196,7 @@ class SMB100A(RohdeSchwarzReplies, Emulator):
         if not self.state["OUTP"]:
             return self.state["FREQ"], 0.0
         level = min(self.state["POW"], self.state["POW:LIM"])
-        return self.state["FREQ"], 1e-3 * 10 ** (level / 10) * self._pulse_factor()
+        return self.state["FREQ"], float(dbm_to_watt(level)) * self._pulse_factor()
 
     def _pulse_factor(self) -> float:
         """Fraction of the CW power the pulse modulator lets through, on average."""
@@ -300,7 +301,7 @@ class SMB100A(RohdeSchwarzReplies, Emulator):
                 volts = number * _VOLT_PREFIX[unit]
                 if volts <= 0:
                     raise ScpiError(-222, f"{token.strip()} is not a positive voltage")
-                value = 10 * math.log10(volts ** 2 / 50.0 / 1e-3)
+                value = float(watt_to_dbm(volts ** 2 / 50.0))
             else:
                 raise ScpiError(-131, f"'{unit}'")
         if not lo - 1e-9 <= value <= hi + 1e-9:
