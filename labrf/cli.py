@@ -46,6 +46,25 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_station_check(args: argparse.Namespace) -> int:
+    from labrf.station import check_station
+
+    rows = check_station(args.station_file)
+    header = ("name", "role", "model", "*IDN?", "address", "state")
+    table = [header] + [(r.name, r.role, r.model, r.idn, r.address, r.state) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True))
+              + "  " + row[-1])
+    failed = [r.name for r in rows if not r.ok]
+    if failed:
+        print(f"labrf: {len(failed)} of {len(rows)} instruments failed: {', '.join(failed)}",
+              file=sys.stderr)
+        return 1
+    print(f"all {len(rows)} instruments answered")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labrf", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0,
                        help="first port (consecutive per instrument); default: any free")
     serve.set_defaults(func=_cmd_serve)
+    station = sub.add_parser("station", help="station files")
+    station_sub = station.add_subparsers(dest="station_command", required=True)
+    check = station_sub.add_parser("check", help="connect every instrument of a station "
+                                                 "file and print what answers")
+    check.add_argument("station_file")
+    check.set_defaults(func=_cmd_station_check)
     return parser
 
 

@@ -28,3 +28,25 @@ class SimulationError(LabrfError):
 
 class ResourceNotFound(SimulationError):
     """No simulated instrument answers at a VISA address."""
+
+
+class InstrumentError(LabrfError):
+    """An instrument did not answer, answered as another model, or refused a command.
+
+    The message names the instrument, its address and what was being done.
+    """
+
+
+class LimitError(LabrfError, ValueError):
+    """A request exceeds a hard or station limit; nothing was sent to the instrument.
+
+    The message names the parameter, the value asked for and the range allowed.
+    """
+
+    def __str__(self) -> str:
+        # QCoDeS appends "setting <parameter> to <value>" to args; show it after a ";"
+        return "; ".join(str(a) for a in self.args)
+
+
+class SafeStateError(LabrfError):
+    """Some instruments could not be put in their safe state; the message lists them."""

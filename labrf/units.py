@@ -79,3 +79,22 @@ def to_si(value: Any, unit: str) -> float:
         return float(quantity.to(target).magnitude)
     except Exception as exc:  # pint raises several unrelated types
         raise UnitError(f"'{value}' cannot be read as a quantity in {unit}: {exc}") from exc
+
+
+_PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "u"),
+             (1e-9, "n"))
+
+
+def format_quantity(value: float, unit: str) -> str:
+    """``value`` (SI) as people read it: ``0.006, "A"`` -> ``"6 mA"``; watts also in dBm."""
+    if unit == "W" and value > 0:
+        return f"{float(watt_to_dbm(value)):.4g} dBm"
+    if unit in ("dBm", "dB", ""):
+        return f"{value:.4g} {unit}".rstrip()
+    magnitude = abs(value)
+    for scale, prefix in _PREFIXES:
+        if magnitude >= scale or scale == 1e-9:
+            if magnitude == 0:
+                scale, prefix = 1.0, ""
+            return f"{value / scale:.4g} {prefix}{unit}"
+    return f"{value:g} {unit}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,17 @@ from labrf.sim.faults import FaultRule
 from labrf.sim.models import emulator_class
 from labrf.sim.world import World
 
+_RESOURCE_CLASS = re.compile(r"::(instr|socket|intfc|backplane|servant|raw)$", re.IGNORECASE)
+
 
 def canonical_address(address: str) -> str:
-    """VISA's canonical form of a resource name (``GPIB::7`` -> ``GPIB0::7::INSTR``)."""
+    """VISA's canonical form of a resource name, upper case, for comparing addresses
+    (``gpib::7::instr`` -> ``GPIB0::7::INSTR``); VISA resource names ignore case."""
+    text = _RESOURCE_CLASS.sub(lambda m: m.group(0).upper(), address.strip())
     try:
-        return rname.to_canonical_name(address.strip())
+        return rname.to_canonical_name(text).upper()
     except (rname.InvalidResourceName, ValueError):
-        return address.strip().upper()
+        return text.upper()
 
 
 class Bench:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -61,6 +62,22 @@ class RfOutput:
     frequency: float  #: Hz
     power: float  #: W at the source's output connector, 0 when off
     since: float  #: instrument time (s) of the last change
+
+
+@dataclass(frozen=True)
+class Drive:
+    """One change an instrument made to what reaches the devices (see World.drives)."""
+
+    time: float  #: instrument time, s
+    instrument: str
+    kind: str  #: "rf", "dc" or "coil"
+    on: bool
+    mode: str  #: "cw" (rf), "current" or "voltage"
+    level: float  #: W (rf), A or V (dc, coil); the coil's target current in A
+    limit: float  #: the dc source's compliance (V or A), the coil supply's limit; rf: Hz
+
+
+DRIVE_LOG_LENGTH = 100_000  #: drives kept in World.drives (the oldest are dropped)
 
 
 @dataclass(frozen=True)
@@ -135,6 +152,8 @@ class World:
         self._rf: dict[str, RfOutput] = {}
         self._dc: dict[str, _DcDrive] = {}
         self._coil_drive: dict[str, float] = {}
+        #: Every drive an emulator pushed, in order: what the devices were subjected to.
+        self.drives: deque[Drive] = deque(maxlen=DRIVE_LOG_LENGTH)
 
     # ------------------------------------------------------------------ set-up
 
@@ -185,6 +204,8 @@ class World:
     def drive_rf(self, instrument: str, t: float, frequency: float, power: float) -> None:
         """An RF source now outputs ``power`` W at ``frequency`` Hz (0 W when off)."""
         self._rf[instrument] = RfOutput(float(frequency), max(float(power), 0.0), t)
+        self.drives.append(Drive(t, instrument, "rf", power > 0, "cw", max(float(power), 0.0),
+                                 float(frequency)))
         self._check_breakdown(t)
 
     def rf_output(self, instrument: str) -> RfOutput:
@@ -202,6 +223,8 @@ class World:
         if mode not in ("current", "voltage"):
             raise SimulationError(f"drive mode '{mode}' is not 'current' or 'voltage'")
         self._dc[instrument] = _DcDrive(bool(on), mode, float(level), abs(float(compliance)))
+        self.drives.append(Drive(t, instrument, "dc", bool(on), mode, float(level),
+                                 abs(float(compliance))))
         self._check_breakdown(t)
 
     def drive_coil(self, instrument: str, t: float, *, on: bool, mode: str = "current",
@@ -218,6 +241,7 @@ class World:
         else:
             target = float(np.clip(level / r, -abs(limit), abs(limit)))
         coil.retarget(t, target)
+        self.drives.append(Drive(t, instrument, "coil", bool(on), mode, target, abs(limit)))
         self._check_breakdown(t)
 
     # ------------------------------------------------------------------ state

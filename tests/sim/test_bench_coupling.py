@@ -34,7 +34,7 @@ class Rig:
         self.source = SMB100A(bench.address("rf_source"), visa_library=lib)
         self.meter = Keithley2182(bench.address("nanovoltmeter"), visa_library=lib)
         self.bias = Keithley6221(bench.address("current_source"), visa_library=lib)
-        self.supply = KepcoBOP3612(bench.address("magnet_supply"), visa_library=lib)
+        self.supply = KepcoBOP3612(bench.address("magnet"), visa_library=lib)
         self.gauss = LakeShore425(bench.address("gaussmeter"), visa_library=lib)
         self.analyzer = FSL(bench.address("spectrum_analyzer"), visa_library=lib)
         self.meter.ch_1.setup_voltage(auto_range=True, nplc=1)
@@ -195,7 +195,7 @@ def test_sim_describe_and_serve_commands(tmp_path):
         import pyvisa
 
         rm = pyvisa.ResourceManager("@py")
-        resource = dict(lines)["magnet_supply"]
+        resource = dict(lines)["magnet"]
         assert resource.startswith("TCPIP0::127.0.0.1::")
         supply = rm.open_resource(resource, read_termination="\n", write_termination="\n")
         assert supply.query("*IDN?").startswith("KEPCO")
@@ -226,9 +226,9 @@ def test_dropped_connection_over_tcp_closes_the_socket():
     from labrf.sim.server import BenchServer
 
     bench = Bench.from_station_file(STATION, clock=WallClock(scale=100))
-    bench.inject_fault("magnet_supply", FaultRule("drop", match=r"MEAS", times=2))
+    bench.inject_fault("magnet", FaultRule("drop", match=r"MEAS", times=2))
     with BenchServer(bench) as server:
-        endpoint = server.endpoints["magnet_supply"]
+        endpoint = server.endpoints["magnet"]
         raw = socket.create_connection(("127.0.0.1", endpoint.port), timeout=5)
         raw.sendall(b"MEAS:CURR?\n")
         assert raw.recv(100) == b""  # end of stream: the instrument hung up

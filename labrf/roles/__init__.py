@@ -1,0 +1,21 @@
+"""Roles: the uniform, safe face of each instrument kind, as QCoDeS instruments.
+
+Procedures use roles only: an ``RFSource`` is the same whether it is an SMB100A or an
+MG3692C, on a real bench or the simulated one. Limits, ramps, safe state and snapshots
+live here, once.
+"""
+
+from labrf.roles.base import Binding, Role
+from labrf.roles.current_source import CurrentSource
+from labrf.roles.field_coil import FieldCoil, Gaussmeter
+from labrf.roles.limits import HARD_LIMITS, Limits
+from labrf.roles.rf_source import RFSource
+from labrf.roles.spectrum_analyzer import SpectrumAnalyzer, Trace
+from labrf.roles.voltmeter import Voltmeter
+
+#: Role classes by name, as a station file's ``type`` names them (``labrf.roles.<Name>``).
+ROLES = {cls.__name__: cls for cls in (RFSource, SpectrumAnalyzer, Voltmeter,
+                                       CurrentSource, FieldCoil, Gaussmeter)}
+
+__all__ = ["HARD_LIMITS", "ROLES", "Binding", "CurrentSource", "FieldCoil", "Gaussmeter",
+           "Limits", "RFSource", "Role", "SpectrumAnalyzer", "Trace", "Voltmeter"]
