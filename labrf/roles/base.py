@@ -192,6 +192,11 @@ class Role(Instrument):
         owner, attr = self._target(feature)
         return self._guard(f"reading {feature}", lambda: getattr(owner, attr))
 
+    def number(self, feature: str) -> float:
+        """A fresh numeric value of ``feature``; an unreadable reply is an InstrumentError."""
+        owner, attr = self._target(feature)
+        return self._guard(f"reading {feature}", lambda: float(getattr(owner, attr)))
+
     def send(self, feature: str, value: Any) -> None:
         """Set ``feature`` on the instrument (callers check limits first)."""
         owner, attr = self._target(feature)
@@ -223,8 +228,12 @@ class Role(Instrument):
     def ramp(self, read: Callable[[], float], write: Callable[[float], None],
              target: float, rate: float, step_time: float) -> None:
         """Move from a fresh ``read()`` to ``target`` in steps no larger than
-        ``rate * step_time``, one every ``step_time`` s of the station's clock."""
-        start = float(read())
+        ``rate * step_time``, one every ``step_time`` s of the station's clock.
+
+        The start is read twice (a third time if they differ), so that one corrupted reply
+        cannot make the first step a jump.
+        """
+        start = self.confirmed(read)
         span = target - start
         if span == 0:
             write(target)
@@ -233,6 +242,21 @@ class Role(Instrument):
         for k in range(1, steps + 1):
             write(target if k == steps else start + span * k / steps)
             self.clock.sleep(step_time)
+
+    def confirmed(self, read: Callable[[], float]) -> float:
+        """A setpoint read until two readings agree (at most three readings)."""
+        readings: list[float] = []
+        for _ in range(3):
+            try:
+                value = float(read())
+            except InstrumentError as exc:
+                log.warning("%s: readback failed, reading again: %s", self.name, exc)
+                continue
+            if any(math.isclose(value, r, rel_tol=1e-9, abs_tol=1e-15) for r in readings):
+                return value
+            readings.append(value)
+        raise InstrumentError(f"{self.name} ({self.binding.model} at {self.address}): no two "
+                              f"of three readbacks agree ({readings}); nothing was changed")
 
     # ------------------------------------------------------------------ state
 

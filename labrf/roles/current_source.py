@@ -63,12 +63,12 @@ class CurrentSource(Role):
             self.check("ramp_rate", to_si(ramp_rate, "A/s"), 1e-6, lim.current_ramp_rate,
                        "A/s", "the current_ramp_rate limit")
         self.add_parameter("current", unit="A", label="Bias current",
-                           get_cmd=lambda: float(self.read("current")),
+                           get_cmd=lambda: self.number("current"),
                            set_cmd=self._set_current,
                            vals=Within(*self._current_range, "A", "the junction_current limit"),
                            docstring="Source level in A; ramped at ramp_rate.")
         self.add_parameter("compliance", unit="V", label="Voltage compliance",
-                           get_cmd=lambda: float(self.read("compliance")),
+                           get_cmd=lambda: self.number("compliance"),
                            set_cmd=self._set_compliance,
                            vals=Within(*self._compliance_range, "V",
                                        "the junction_voltage limit"),
@@ -93,7 +93,7 @@ class CurrentSource(Role):
         target = self.check("current", amps, *self._current_range, "A",
                             "the junction_current limit")
         if self.read("output"):
-            self.ramp(lambda: self.read("current"), lambda i: self.send("current", i),
+            self.ramp(lambda: self.number("current"), lambda i: self.send("current", i),
                       target, self._ramp_rate, STEP_TIME)
         else:
             self.send("current", target)
@@ -109,7 +109,7 @@ class CurrentSource(Role):
         if on and self.read("output"):
             return  # already on: re-enabling must not restart from 0 A
         if on:
-            target = self.check("current", float(self.read("current")),
+            target = self.check("current", self.number("current"),
                                 *self._current_range, "A",
                                 "programmed level found at the source")
             self.send("current", 0.0)
@@ -124,12 +124,12 @@ class CurrentSource(Role):
         if not self.read("output"):
             raise InstrumentError(f"{self.name}: the output is off; turn it on to measure "
                                   f"the junction voltage (reading it must not source)")
-        return float(self.read("voltage"))
+        return self.number("voltage")
 
     def to_zero(self) -> None:
         """Ramp the current to 0 A from a fresh readback (output left as it is)."""
         if self.read("output"):
-            self.ramp(lambda: self.read("current"), lambda i: self.send("current", i), 0.0,
+            self.ramp(lambda: self.number("current"), lambda i: self.send("current", i), 0.0,
                       self._ramp_rate, STEP_TIME)
         else:
             self.send("current", 0.0)
@@ -137,14 +137,14 @@ class CurrentSource(Role):
     def _enforce_limits(self) -> None:
         """Compliance into its limit at once (narrowing it is safe); a level found above
         the current limit ramps down to it."""
-        if float(self.read("compliance")) > self._compliance_range[1]:
+        if self.number("compliance") > self._compliance_range[1]:
             self.send("compliance", self._compliance_range[1])
-        level = float(self.read("current"))
+        level = self.number("current")
         lo, hi = self._current_range
         if not lo <= level <= hi:
             clipped = min(max(level, lo), hi)
             if self.read("output"):
-                self.ramp(lambda: self.read("current"), lambda i: self.send("current", i),
+                self.ramp(lambda: self.number("current"), lambda i: self.send("current", i),
                           clipped, self._ramp_rate, STEP_TIME)
             else:
                 self.send("current", clipped)

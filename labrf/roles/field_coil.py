@@ -41,10 +41,10 @@ class Gaussmeter(Role):
     def __init__(self, name: str, address: str, driver: str | type, **kwargs: Any) -> None:
         super().__init__(name, address, driver, **kwargs)
         self.add_parameter("field", unit="T", label="Measured field",
-                           get_cmd=lambda: float(self.read("field")), snapshot_exclude=True,
+                           get_cmd=lambda: self.number("field"), snapshot_exclude=True,
                            docstring="Field at the probe in T.")
         self.add_parameter("range", unit="T", label="Range",
-                           get_cmd=lambda: float(self.read("range")) * 1e-4,
+                           get_cmd=lambda: self.number("range") * 1e-4,
                            set_cmd=lambda b: self.send("range", round(b * 1e4)),
                            vals=Enum(*RANGES_425), docstring="Full scale in T.")
 
@@ -90,7 +90,7 @@ class FieldCoil(Role):
         self.send("voltage_limit", self.check("voltage_limit", to_si(voltage_limit, "V"), 0.0,
                                               v_max, "V"))
         self.add_parameter("field", unit="T", label="Field",
-                           get_cmd=lambda: self.field_of(float(self.read("measured_current"))),
+                           get_cmd=lambda: self.field_of(self.number("measured_current")),
                            set_cmd=self._set_field,
                            vals=Within(-self.limits.field, self.limits.field, "T",
                                        "the field limit"),
@@ -100,7 +100,7 @@ class FieldCoil(Role):
                            get_cmd=self._field_measured, snapshot_exclude=True,
                            docstring="The gaussmeter's reading in T.")
         self.add_parameter("supply_current", unit="A", label="Coil current",
-                           get_cmd=lambda: float(self.read("measured_current")),
+                           get_cmd=lambda: self.number("measured_current"),
                            docstring="Measured supply current in A.")
         self.add_parameter("ramp_rate", unit="T/s", label="Field ramp rate",
                            get_cmd=lambda: self._rate, set_cmd=self._set_rate,
@@ -146,7 +146,7 @@ class FieldCoil(Role):
     def _ramp_current(self, target: float) -> None:
         """Ramp the setpoint from its fresh readback: every command then differs from the
         supply's present setpoint by at most the rate times the step time."""
-        self.ramp(lambda: self.read("current"), lambda i: self.send("current", i),
+        self.ramp(lambda: self.number("current"), lambda i: self.send("current", i),
                   target, self._current_rate(), STEP_TIME)
 
     def _set_field(self, field: float) -> None:
@@ -162,7 +162,7 @@ class FieldCoil(Role):
         if on and self.read("output"):
             return  # already on: re-enabling must not restart from 0 A
         if on:
-            target = float(self.read("current"))
+            target = self.number("current")
             self.check("field", self.field_of(target), -self.limits.field, self.limits.field,
                        "T", "programmed current found at the supply")
             self.send("current", 0.0)
@@ -188,7 +188,7 @@ class FieldCoil(Role):
 
     def _enforce_limits(self) -> None:
         """A setpoint found beyond the field limit ramps back within it."""
-        setpoint = float(self.read("current"))
+        setpoint = self.number("current")
         b_max = self.limits.field
         if abs(self.field_of(setpoint)) > b_max:
             target = self.current_for(min(max(self.field_of(setpoint), -b_max), b_max))

@@ -53,11 +53,11 @@ class RFSource(Role):
         self._power_why = (f"{format_quantity(self.limits.rf_power_at_device, 'W')} at the "
                            f"device with {self.attenuation:g} dB of path loss")
         self.add_parameter("frequency", unit="Hz", label="RF frequency",
-                           get_cmd=lambda: float(self.read("frequency")),
+                           get_cmd=lambda: self.number("frequency"),
                            set_cmd=self._set_frequency, vals=Within(f_lo, f_hi, "Hz"),
                            docstring="CW frequency in Hz.")
         self.add_parameter("power", unit="dBm", label="RF output level",
-                           get_cmd=lambda: float(self.read("power")),
+                           get_cmd=lambda: self.number("power"),
                            set_cmd=self._set_power,
                            vals=Within(*self._power_range, "dBm", self._power_why),
                            docstring="Output level in dBm, at most the limit at the "
@@ -85,7 +85,7 @@ class RFSource(Role):
         at connection is lowered at once (lowering RF power is always safe)."""
         if self.has("power_limit"):
             self.send("power_limit", self.max_power)
-        if float(self.read("power")) > self.max_power:
+        if self.number("power") > self.max_power:
             self.send("power", self.max_power)
 
     def safe_state(self) -> None:

@@ -60,14 +60,14 @@ class SpectrumAnalyzer(Role):
         self._frequency_parameter("rbw", "Resolution bandwidth", Within(r_lo, r_hi, "Hz"))
         self._frequency_parameter("vbw", "Video bandwidth", Within(r_lo, r_hi, "Hz"))
         self.add_parameter("points", label="Sweep points", get_cmd=lambda: int(
-                           float(self.read("points"))), set_cmd=lambda n: self.send(
+                           self.number("points")), set_cmd=lambda n: self.send(
                            "points", int(n)), vals=Ints(int(p_lo), int(p_hi)))
         self.add_parameter("sweep_time", unit="s", label="Sweep time",
-                           get_cmd=lambda: float(self.read("sweep_time")))
+                           get_cmd=lambda: self.number("sweep_time"))
 
     def _frequency_parameter(self, feature: str, label: str, vals: Within) -> None:
         self.add_parameter(feature, unit="Hz", label=label,
-                           get_cmd=lambda: float(self.read(feature)),
+                           get_cmd=lambda: self.number(feature),
                            set_cmd=lambda f: self.send(feature, float(f)), vals=vals)
 
     def single_sweep(self) -> None:

@@ -39,20 +39,20 @@ class Voltmeter(Role):
 
     def __init__(self, name: str, address: str, driver: str | type, **kwargs: Any) -> None:
         super().__init__(name, address, driver, **kwargs)
-        line = float(self.read("line_frequency")) if self.has("line_frequency") else 50.0
+        line = self.number("line_frequency") if self.has("line_frequency") else 50.0
         lo, hi = self.range_of("nplc", (0.01, 50.0))
         self.line_frequency = line
         self.add_parameter("voltage", unit="V", label="DC voltage",
-                           get_cmd=lambda: float(self.read("voltage")), snapshot_exclude=True,
+                           get_cmd=lambda: self.number("voltage"), snapshot_exclude=True,
                            docstring="One reading in V.")
         self.add_parameter("nplc", label="Integration time", unit="PLC",
-                           get_cmd=lambda: float(self.read("nplc")),
+                           get_cmd=lambda: self.number("nplc"),
                            set_cmd=lambda n: self.send("nplc", n),
                            vals=Within(lo, min(hi, line), "PLC",
                                        f"at {line:g} Hz line frequency"),
                            docstring="Integration time in power-line cycles.")
         self.add_parameter("range", unit="V", label="Range",
-                           get_cmd=lambda: float(self.read("range")),
+                           get_cmd=lambda: self.number("range"),
                            set_cmd=lambda v: self.send("range", v),
                            vals=Enum(*RANGES_2182), docstring="Measurement range in V.")
         self.add_parameter("auto_range", label="Auto range",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from labrf.errors import SafeStateError
 from labrf.station import LabStation, load_station
 
 SIM_BENCH = Path(__file__).resolve().parents[2] / "station_configs" / "sim_bench.yaml"
@@ -27,9 +29,15 @@ def write_station(path: Path, data: dict[str, Any]) -> Path:
 
 @pytest.fixture
 def station() -> Iterator[LabStation]:
-    """sim_bench.yaml connected on its simulated bench; left safe and closed after."""
-    with load_station(SIM_BENCH) as st:
+    """sim_bench.yaml connected on its simulated bench; left safe (as far as its
+    instruments still answer: some tests kill one) and closed after."""
+    st = load_station(SIM_BENCH)
+    try:
         yield st
+        with contextlib.suppress(SafeStateError):
+            st.safe_state()
+    finally:
+        st.close()
 
 
 @pytest.fixture
