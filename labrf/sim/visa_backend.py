@@ -93,8 +93,8 @@ class BenchVisaLibrary(VisaLibraryBase):
              ) -> tuple[VISASession, StatusCode]:
         try:
             emulator = self.bench.find(resource_name)
-        except ResourceNotFound:
-            return VISASession(0), StatusCode.error_resource_not_found
+        except ResourceNotFound:  # as a VISA library does: the open raises
+            raise errors.VisaIOError(StatusCode.error_resource_not_found) from None
         handle = VISASession(next(self._handles))
         self.sessions[handle] = _Session(emulator, resource_name)
         return handle, StatusCode.success
