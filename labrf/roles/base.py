@@ -23,7 +23,7 @@ from qcodes.instrument import Instrument
 from qcodes.validators import Numbers
 
 from labrf.clock import Clock, WallClock
-from labrf.errors import ConfigError, InstrumentError, LabrfError, LimitError
+from labrf.errors import InstrumentError, LabrfError, LimitError
 from labrf.roles.limits import HARD_LIMITS, Limits, narrow
 from labrf.units import format_quantity
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 #: Errors of the transport or of an instrument's reply, turned into InstrumentError.
 TRANSPORT_ERRORS = (pyvisa.errors.VisaIOError, pyvisa.errors.InvalidSession, OSError,
-                    ValueError, TypeError, AttributeError)
+                    ValueError, TypeError)  # the last two: replies that do not parse
 
 
 @dataclass(frozen=True)
@@ -303,7 +303,3 @@ def _reason(exc: BaseException) -> str:
     description = getattr(exc, "description", None)
     return f"{type(exc).__name__}: {description or exc}"
 
-
-def config_key_error(exc: LabrfError, file: str | None, key: str) -> ConfigError:
-    """A role's construction error, restated against the station file's key."""
-    return ConfigError(str(exc), file=file, key=key)
