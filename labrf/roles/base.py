@@ -226,12 +226,15 @@ class Role(Instrument):
         return float(value)
 
     def ramp(self, read: Callable[[], float], write: Callable[[float], None],
-             target: float, rate: float, step_time: float) -> None:
+             target: float, rate: float, step_time: float,
+             guard: Callable[[float, float], None] | None = None, guard_every: int = 10
+             ) -> None:
         """Move from a fresh ``read()`` to ``target`` in steps no larger than
         ``rate * step_time``, one every ``step_time`` s of the station's clock.
 
         The start is read twice (a third time if they differ), so that one corrupted reply
-        cannot make the first step a jump.
+        cannot make the first step a jump. ``guard(value, start)``, if given, runs every
+        ``guard_every`` steps and at the end, and stops the ramp by raising.
         """
         start = self.confirmed(read)
         span = target - start
@@ -240,8 +243,11 @@ class Role(Instrument):
             return
         steps = max(1, math.ceil(abs(span) / (rate * step_time) * (1 - 1e-12)))
         for k in range(1, steps + 1):
-            write(target if k == steps else start + span * k / steps)
+            value = target if k == steps else start + span * k / steps
+            write(value)
             self.clock.sleep(step_time)
+            if guard is not None and (k % guard_every == 0 or k == steps):
+                guard(value, start)
 
     def confirmed(self, read: Callable[[], float]) -> float:
         """A setpoint read until two readings agree (at most three readings)."""

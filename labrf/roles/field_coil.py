@@ -9,7 +9,7 @@ from qcodes.validators import Bool, Enum
 
 from labrf.drivers.kepco import KepcoBOP3612
 from labrf.drivers.lakeshore import LakeShore425
-from labrf.errors import LabrfError
+from labrf.errors import LabrfError, LimitError
 from labrf.roles.base import Binding, Role, Within
 from labrf.units import format_quantity, to_si
 
@@ -145,9 +145,27 @@ class FieldCoil(Role):
 
     def _ramp_current(self, target: float) -> None:
         """Ramp the setpoint from its fresh readback: every command then differs from the
-        supply's present setpoint by at most the rate times the step time."""
+        supply's present setpoint by at most the rate times the step time. With a
+        gaussmeter, its reading is checked against the field limit at every step (a wrong
+        calibration must not carry the field past it by more than a step and the magnet's
+        lag)."""
+        guard = self._check_measured_field if self.gaussmeter is not None else None
         self.ramp(lambda: self.number("current"), lambda i: self.send("current", i),
-                  target, self._current_rate(), STEP_TIME)
+                  target, self._current_rate(), STEP_TIME, guard, 1)
+
+    def _check_measured_field(self, current: float, start: float) -> None:
+        """Stop a ramp that has taken the current beyond where it started (so a ramp
+        down is never stopped) while the gaussmeter reads beyond the field limit."""
+        if abs(current) <= abs(start):
+            return
+        measured = self._field_measured()
+        if abs(measured) > self.limits.field:
+            raise LimitError(
+                f"{self.name}: the gaussmeter reads {format_quantity(measured, 'T')}, beyond "
+                f"the field limit of {format_quantity(self.limits.field, 'T')}, at "
+                f"{format_quantity(current, 'A')}; the calibration "
+                f"({format_quantity(self.field_per_current, 'T/A')}) must be wrong. The "
+                f"ramp stopped there; ramp down with to_zero() or safe_state()")
 
     def _set_field(self, field: float) -> None:
         field = self.check("field", field, -self.limits.field, self.limits.field, "T",

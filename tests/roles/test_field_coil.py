@@ -72,3 +72,20 @@ def test_safe_state_ramps_the_field_to_zero_and_switches_off(station) -> None:
     assert mag.output() is False
     station.clock.sleep(2.0)
     assert abs(mag.field_measured()) < 1e-3  # remanence only
+
+
+def test_a_wrong_calibration_is_stopped_by_the_gaussmeter(station) -> None:
+    """Told 10 mT/A where the magnet gives 25 mT/A, a 100 mT request would drive 250 mT:
+    the gaussmeter stops the ramp just past the 200 mT limit, and the safe state works."""
+    mag = station.roles["magnet"]
+    mag.set_calibration("10 mT/A")
+    mag.output(True)
+    with pytest.raises(LimitError, match="calibration .* must be wrong"):
+        mag.field(0.1)
+    station.clock.sleep(1.0)
+    # past the limit by at most one step (2.5 mT at the true 25 mT/A) and the L/R lag
+    # (200 ms x 25 mT/s)
+    assert mag.field_measured() < 0.2 + 0.0025 + 0.005 + 1e-3
+    station.safe_state()
+    station.clock.sleep(2.0)
+    assert abs(mag.field_measured()) < 1e-3
