@@ -9,6 +9,7 @@ and snapshot then serve it unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import math
@@ -30,6 +31,7 @@ from labrf.units import format_quantity
 log = logging.getLogger(__name__)
 
 #: Errors of the transport or of an instrument's reply, turned into InstrumentError.
+QUERY_RETRIES = 2  #: retries of an idempotent query after a timeout or a garbled reply
 TRANSPORT_ERRORS = (pyvisa.errors.VisaIOError, pyvisa.errors.InvalidSession, OSError,
                     ValueError, TypeError)  # the last two: replies that do not parse
 
@@ -117,6 +119,7 @@ class Role(Instrument):
         self.address = address
         self.clock: Clock = clock if clock is not None else WallClock()
         self.limits = narrow(HARD_LIMITS, limits, key=f"{name}.limits")
+        self.retries = 0  #: queries retried after a transient fault
         super().__init__(name, **kwargs)
         try:
             self.driver = driver_class(address, visa_library=visa_library or "",
@@ -170,6 +173,27 @@ class Role(Instrument):
             raise InstrumentError(f"{self.name} ({self.binding.model} at {self.address}): "
                                   f"{what} failed: {_reason(exc)}") from exc
 
+    def _query(self, what: str, action: Callable[[], Any]) -> Any:
+        """Run an idempotent query, retried up to ``QUERY_RETRIES`` times after a timeout
+        or an unreadable reply (each retry logged and counted in ``retries``); a lost
+        connection or a persistent fault raises InstrumentError."""
+        for attempt in range(QUERY_RETRIES + 1):
+            try:
+                return self._guard(what, action)
+            except InstrumentError as exc:
+                cause = exc.__cause__
+                transient = isinstance(cause, ValueError | TypeError) or (
+                    isinstance(cause, pyvisa.errors.VisaIOError)
+                    and cause.error_code == pyvisa.constants.StatusCode.error_timeout)
+                if not transient or attempt == QUERY_RETRIES:
+                    raise
+                self.retries += 1
+                log.warning("%s: %s; retrying (%d of %d)", self.name, exc, attempt + 1,
+                            QUERY_RETRIES)
+                with contextlib.suppress(*TRANSPORT_ERRORS, AttributeError):
+                    self.driver.adapter.flush_read_buffer()
+        raise AssertionError("unreachable")
+
     def _target(self, feature: str) -> tuple[Any, str]:
         try:
             path = self.binding.features[feature]
@@ -190,12 +214,12 @@ class Role(Instrument):
     def read(self, feature: str) -> Any:
         """A fresh value of ``feature`` from the instrument."""
         owner, attr = self._target(feature)
-        return self._guard(f"reading {feature}", lambda: getattr(owner, attr))
+        return self._query(f"reading {feature}", lambda: getattr(owner, attr))
 
     def number(self, feature: str) -> float:
         """A fresh numeric value of ``feature``; an unreadable reply is an InstrumentError."""
         owner, attr = self._target(feature)
-        return self._guard(f"reading {feature}", lambda: float(getattr(owner, attr)))
+        return self._query(f"reading {feature}", lambda: float(getattr(owner, attr)))
 
     def send(self, feature: str, value: Any) -> None:
         """Set ``feature`` on the instrument (callers check limits first)."""

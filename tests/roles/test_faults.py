@@ -32,7 +32,7 @@ def test_a_readback_that_never_agrees_changes_nothing(station) -> None:
     cs.output(True)
     cs.current(1e-3)
     station.bench.inject_fault("current_source", FaultRule("garble", match=r"CURR\?",
-                                                           times=3))
+                                                           times=9))  # 3 reads x 3 tries
     before = len(station.bench.world.drives)
     with pytest.raises(InstrumentError, match="no two of three readbacks agree"):
         cs.current(2e-3)
@@ -61,13 +61,33 @@ def test_a_dropped_source_fails_naming_it_and_the_rest_is_made_safe(station) -> 
     assert world.junction_reading("nanovoltmeter", now).current <= 1e-3 + 1e-12
 
 
-def test_a_transient_timeout_is_survived_by_the_safe_state(station) -> None:
+def test_a_timeout_during_the_safe_state_is_retried_or_reported(station) -> None:
     cs = station.roles["smu"]
     cs.output(True)
     cs.current(3e-3)
     station.bench.inject_fault("smu", FaultRule("timeout", match=r"OUTP(UT)?\?"))
+    station.safe_state()  # one timeout: retried
+    assert cs.retries == 1
+    cs.output(True)
+    cs.current(3e-3)
+    station.bench.inject_fault("smu", FaultRule("timeout", match=r"OUTP(UT)?\?", times=3))
     with pytest.raises(SafeStateError, match="smu"):
         station.safe_state()
     station.safe_state()  # the fault has passed: a second call completes
     assert station.bench.world.junction_reading("nanovoltmeter",
                                                 station.clock.now()).current == 0
+
+
+def test_a_timed_out_query_is_retried_and_counted(station) -> None:
+    meter = station.roles["nanovoltmeter"]
+    rule = station.bench.inject_fault("nanovoltmeter", FaultRule("timeout", match=r"READ\?"))
+    assert meter.voltage() == pytest.approx(0.0, abs=1e-6)
+    assert rule.fired == 1 and meter.retries == 1
+
+
+def test_a_persistent_timeout_fails_naming_the_instrument(station) -> None:
+    meter = station.roles["nanovoltmeter"]
+    station.bench.inject_fault("nanovoltmeter", FaultRule("timeout", match=r"READ\?", times=3))
+    with pytest.raises(InstrumentError, match=r"nanovoltmeter \(Keithley 2182A at GPIB0::7"):
+        meter.voltage()
+    assert meter.retries == 2

@@ -1,0 +1,143 @@
+"""Runs in the QCoDeS SQLite dataset: where they live, their labrf metadata, their columns,
+and their export.
+
+Every run carries labrf metadata: ``labrf_procedure``, ``labrf_status`` (running,
+completed, aborted, failed; a run whose process died while running reads as
+``interrupted``), ``labrf_parameters`` and ``labrf_fit`` (JSON), ``labrf_version``,
+``labrf_pid``, ``labrf_error`` (a failure's traceback) and ``labrf_plot``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labrf.errors import LabrfError
+
+DEFAULT_DB = Path("data") / "labrf.db"
+STATUSES = ("running", "completed", "aborted", "failed", "interrupted")
+EXPORT_FORMATS = ("csv", "netcdf", "parquet")
+
+
+def use_database(path: str | Path) -> Path:
+    """Make ``path`` QCoDeS's database (created if missing) and return it, absolute."""
+    from qcodes.dataset import initialise_or_create_database_at
+
+    path = Path(path).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    initialise_or_create_database_at(str(path))
+    return path
+
+
+def _alive(pid: int, host: str) -> bool:
+    if host != socket.gethostname():
+        return True  # another machine's run: cannot tell, trust its status
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def status_of(metadata: dict[str, Any]) -> str:
+    """A run's status; ``running`` whose process is gone is ``interrupted``."""
+    status = str(metadata.get("labrf_status", "unknown"))
+    if status == "running":
+        pid = int(metadata.get("labrf_pid", -1))
+        if pid == os.getpid() and metadata.get("labrf_host") == socket.gethostname():
+            return "running"
+        if pid < 0 or not _alive(pid, str(metadata.get("labrf_host", ""))):
+            return "interrupted"
+    return status
+
+
+@dataclass
+class RunInfo:
+    """One line of ``labrf runs``."""
+
+    run_id: int
+    procedure: str
+    sample: str
+    status: str
+    started: str
+    points: int
+    fit: dict[str, Any]
+
+
+def load_run(db: str | Path, run_id: int) -> Any:
+    """The QCoDeS dataset of run ``run_id`` in ``db``."""
+    from qcodes.dataset import load_by_id
+
+    path = Path(db)
+    if not path.exists():
+        raise LabrfError(f"no database at {path}; runs are recorded by 'labrf run ... --db "
+                         f"{path}'")
+    use_database(path)
+    try:
+        return load_by_id(int(run_id))
+    except (ValueError, RuntimeError, NameError) as exc:
+        raise LabrfError(f"{path} has no run {run_id} ({exc}); 'labrf runs --db {path}' "
+                         f"lists them") from None
+
+
+def list_runs(db: str | Path) -> list[RunInfo]:
+    """Every run of ``db``, oldest first."""
+    from qcodes.dataset import experiments
+
+    path = Path(db)
+    if not path.exists():
+        raise LabrfError(f"no database at {path}")
+    use_database(path)
+    runs = []
+    for exp in experiments():
+        for ds in exp.data_sets():
+            meta = ds.metadata
+            runs.append(RunInfo(ds.run_id, str(meta.get("labrf_procedure", ds.name)),
+                                ds.sample_name, status_of(meta),
+                                ds.run_timestamp() or "", ds.number_of_results,
+                                json.loads(meta.get("labrf_fit", "{}"))))
+    return sorted(runs, key=lambda r: r.run_id)
+
+
+def run_columns(dataset: Any) -> dict[str, np.ndarray]:
+    """Each recorded column of a run as an array (one row per point; array columns are
+    two-dimensional)."""
+    columns: dict[str, np.ndarray] = {}
+    for tree in dataset.get_parameter_data().values():
+        for name, values in tree.items():
+            if name not in columns:
+                columns[name] = np.asarray(values)
+    return columns
+
+
+def export_run(dataset: Any, fmt: str, path: Path | None = None) -> Path:
+    """Write a run to ``path`` (default: beside its database) as csv, netcdf or parquet."""
+    if fmt not in EXPORT_FORMATS:
+        raise LabrfError(f"unknown export format '{fmt}'; valid: {', '.join(EXPORT_FORMATS)}")
+    suffix = {"csv": ".csv", "netcdf": ".nc", "parquet": ".parquet"}[fmt]
+    if path is None:
+        path = Path(dataset.path_to_db).parent / f"run_{dataset.run_id}{suffix}"
+    if fmt == "netcdf":
+        xr = dataset.to_xarray_dataset()
+        xr.attrs = {k: (v if isinstance(v, str | int | float) else json.dumps(v))
+                    for k, v in xr.attrs.items()}
+        xr.to_netcdf(path, engine="h5netcdf", invalid_netcdf=True)
+        return path
+    frames = dataset.to_pandas_dataframe_dict()
+    frame = pd.concat(frames.values(), axis=1) if len(frames) > 1 else \
+        next(iter(frames.values()))
+    frame = frame.reset_index()
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    return path

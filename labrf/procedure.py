@@ -1,0 +1,85 @@
+"""The base of labrf's measurement procedures: a PyMeasure ``Procedure`` that measures
+through a station's roles and knows its data columns, its fit and its plot.
+
+A procedure never touches a driver or the simulator: the runner gives it a connected
+:class:`~labrf.station.LabStation`, and it asks for instruments by role::
+
+    rf = self.instrument(self.rf_source, RFSource)
+
+``emit("results", row)`` hands one measured point to the runner, which writes it to the
+dataset at once; ``emit("progress", percent)`` drives the progress bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+from pymeasure.experiment import Procedure
+
+from labrf.errors import ConfigError, LabrfError
+from labrf.roles.base import Role
+
+R = TypeVar("R", bound=Role)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One recorded quantity: SI unit, QCoDeS paramtype ("numeric" or "array") and the
+    columns it depends on (its setpoints)."""
+
+    unit: str
+    paramtype: str = "numeric"
+    setpoints: tuple[str, ...] = ()
+    label: str = ""
+
+
+class LabProcedure(Procedure):
+    """A PyMeasure procedure run by ``labrf run`` against a station's roles.
+
+    Subclasses set ``name`` (the command-line name), ``COLUMNS`` (what each point records)
+    and implement ``startup``/``execute``; ``analyse`` fits the data and ``plot`` draws
+    it. Parameters are PyMeasure parameters whose ``units`` are SI (or dBm), so that the
+    command line can take ``--f-start "200 MHz"``.
+    """
+
+    name: ClassVar[str] = ""
+    COLUMNS: ClassVar[Mapping[str, Column]] = {}
+    station: Any = None  #: the connected LabStation, set by the runner
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.DATA_COLUMNS = list(self.COLUMNS)
+        super().__init__(**kwargs)
+
+    def instrument(self, name: str, role: type[R]) -> R:
+        """The station's instrument ``name``, which must play ``role``."""
+        if self.station is None:
+            raise LabrfError(f"{type(self).__name__} has no station: run it with labrf's "
+                             f"runner (labrf run {self.name} --station FILE)")
+        roles = self.station.roles
+        if name not in roles:
+            of_role = [n for n, r in roles.items() if isinstance(r, role)]
+            raise ConfigError(f"{type(self).__name__} needs a {role.role} named '{name}'; "
+                              f"the station's {role.__name__} instruments: "
+                              f"{', '.join(of_role) or 'none'}", file=self.station.spec.file)
+        found = roles[name]
+        if not isinstance(found, role):
+            raise ConfigError(f"'{name}' is a {found.role}, not a {role.role}",
+                              file=self.station.spec.file, key=f"instruments.{name}.type")
+        return found
+
+    def progress(self, done: int, total: int) -> None:
+        """Report ``done`` of ``total`` steps."""
+        self.emit("progress", 100.0 * done / max(total, 1))
+
+    def analyse(self, data: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """Fits of the recorded data (SI units, JSON-serialisable); none by default."""
+        return {}
+
+    def plot(self, data: Mapping[str, np.ndarray], fit: Mapping[str, Any],
+             path: Path) -> Path | None:
+        """Write a PNG of the data and fit to ``path``; None if this procedure has none."""
+        return None
