@@ -10,7 +10,9 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from labrf.data import DEFAULT_DB, EXPORT_FORMATS
 from labrf.errors import LabrfError
 
 
@@ -65,6 +67,148 @@ def _cmd_station_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parameter_option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _parse_value(parameter: Any, text: str) -> Any:
+    """A command-line value in the procedure parameter's unit ("200 MHz" -> 2e8)."""
+    from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter
+
+    from labrf.units import to_si
+
+    units = getattr(parameter, "units", None) or ""
+    if isinstance(parameter, BooleanParameter):
+        return text.lower() in ("1", "true", "yes", "on")
+    if isinstance(parameter, IntegerParameter):
+        return int(text)
+    if isinstance(parameter, FloatParameter):
+        if units in ("dBm", "dB"):
+            return to_si(text.replace("dBm", "dB") if units == "dBm" else text, "dB") \
+                if not _is_number(text) else float(text)
+        if units in ("", "PLC"):
+            return float(text)
+        return to_si(text if not _is_number(text) else float(text), units)
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
+    from labrf.runner import procedure_class, run
+    from labrf.station import load_station
+
+    proc_cls = procedure_class(args.procedure)
+    params = proc_cls().parameter_objects()
+    sub = argparse.ArgumentParser(prog=f"labrf run {args.procedure}", add_help=True)
+    for name, parameter in params.items():
+        unit = f" [{parameter.units}]" if getattr(parameter, "units", None) else ""
+        sub.add_argument(_parameter_option(name), dest=name, metavar="VALUE",
+                         help=f"{parameter.name}{unit} (default: {parameter.default})")
+    given = vars(sub.parse_args(rest))
+    values: dict[str, Any] = {}
+    for name, text in given.items():
+        if text is None:
+            continue
+        try:
+            values[name] = _parse_value(params[name], text)
+        except (LabrfError, ValueError) as exc:
+            raise LabrfError(f"{_parameter_option(name)} {text!r}: {exc}") from None
+    interrupted = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with load_station(args.station) as station:
+            result = run(args.procedure, station, values, db=args.db, sample=args.sample,
+                         progress=None if args.json else sys.stderr)
+    finally:
+        signal.signal(signal.SIGTERM, interrupted)
+    if args.json:
+        print(result.json_line())
+    else:
+        print(f"run {result.run_id} {result.status}: {result.points} points, "
+              f"{result.instrument_time_s:.1f} s of instrument time, db {result.db}")
+        for key, value in result.fit.items():
+            if not isinstance(value, list | dict):
+                print(f"  {key}: {value}")
+        if result.plot:
+            print(f"  plot: {result.plot}")
+        if result.error:
+            print(f"  error: {result.error}", file=sys.stderr)
+    return {"completed": 0, "aborted": 130}.get(result.status, 1)
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from labrf.data import list_runs
+
+    runs = list_runs(args.db)
+    print(f"{'run':>4}  {'procedure':<22}{'sample':<14}{'status':<12}{'points':>7}  started")
+    for r in runs:
+        print(f"{r.run_id:>4}  {r.procedure:<22}{r.sample:<14}{r.status:<12}{r.points:>7}  "
+              f"{r.started}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from labrf.data import load_run, status_of
+
+    ds = load_run(args.db, args.run)
+    meta = ds.metadata
+    print(f"run {ds.run_id}: {meta.get('labrf_procedure', ds.name)} on "
+          f"{ds.sample_name}, {status_of(meta)}, {ds.number_of_results} results, "
+          f"started {ds.run_timestamp()}")
+    print(f"  station: {meta.get('labrf_station_file', '?')}, labrf "
+          f"{meta.get('labrf_version', '?')}, instrument time "
+          f"{float(meta.get('labrf_instrument_time_s', 'nan')):.1f} s")
+    print("  parameters:")
+    for key, value in json.loads(meta.get("labrf_parameters", "{}")).items():
+        print(f"    {key}: {value}")
+    fit = json.loads(meta.get("labrf_fit", "{}"))
+    if fit:
+        print("  fit:")
+        for key, value in fit.items():
+            if not isinstance(value, list | dict):
+                print(f"    {key}: {value}")
+    if meta.get("labrf_plot"):
+        print(f"  plot: {meta['labrf_plot']}")
+    if meta.get("labrf_error"):
+        print(f"  error: {meta['labrf_error']}")
+    instruments = (ds.snapshot or {}).get("station", {}).get("instruments", {})
+    models = [f"{name} ({entry.get('model', '?')})" for name, entry in instruments.items()]
+    print(f"  snapshot: {', '.join(models) or 'none'}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from labrf.data import export_run, load_run
+
+    path = export_run(load_run(args.db, args.run), args.format,
+                      Path(args.output) if args.output else None)
+    print(path)
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from labrf.data import load_run, run_columns
+    from labrf.runner import procedure_class
+
+    ds = load_run(args.db, args.run)
+    proc = procedure_class(ds.metadata.get("labrf_procedure", ds.name))()
+    params = json.loads(ds.metadata.get("labrf_parameters", "{}"))
+    proc.set_parameters({k: v for k, v in params.items() if k in proc.parameter_objects()})
+    fit = json.loads(ds.metadata.get("labrf_fit", "{}"))
+    path = Path(args.output) if args.output else \
+        Path(ds.path_to_db).parent / "plots" / f"run_{ds.run_id}_{proc.name}.png"
+    written = proc.plot(run_columns(ds), fit if "error" not in fit else {}, path)
+    print(written if written is not None else f"{proc.name} has no plot")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labrf", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +230,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0,
                        help="first port (consecutive per instrument); default: any free")
     serve.set_defaults(func=_cmd_serve)
+    run_p = sub.add_parser("run", help="run a procedure on a station; its parameters are "
+                                       "options (labrf run PROCEDURE --help lists them)",
+                           add_help=False)
+    run_p.add_argument("procedure")
+    run_p.add_argument("--station", required=True, help="station file")
+    run_p.add_argument("--db", default=str(DEFAULT_DB), help="database (default: %(default)s)")
+    run_p.add_argument("--sample", default="sample", help="sample name")
+    run_p.add_argument("--json", action="store_true", help="print one JSON line at the end")
+    run_p.set_defaults(func=_cmd_run, takes_rest=True)
+    for command, helptext, func in (("runs", "list the runs of a database", _cmd_runs),
+                                    ("show", "a run's parameters, status, fit, snapshot",
+                                     _cmd_show),
+                                    ("export", "write a run as csv, netcdf or parquet",
+                                     _cmd_export),
+                                    ("plot", "draw a run's plot again", _cmd_plot)):
+        p = sub.add_parser(command, help=helptext)
+        if command != "runs":
+            p.add_argument("run", type=int)
+        p.add_argument("--db", default=str(DEFAULT_DB), help="database (default: %(default)s)")
+        if command == "export":
+            p.add_argument("--format", choices=EXPORT_FORMATS, default="csv")
+        if command in ("export", "plot"):
+            p.add_argument("--output", "-o", help="file to write")
+        p.set_defaults(func=func)
     station = sub.add_parser("station", help="station files")
     station_sub = station.add_subparsers(dest="station_command", required=True)
     check = station_sub.add_parser("check", help="connect every instrument of a station "
@@ -96,8 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, rest = build_parser().parse_known_args(argv)
+    if rest and not getattr(args, "takes_rest", False):
+        build_parser().parse_args(argv)  # reports the unknown arguments and exits
     try:
+        if getattr(args, "takes_rest", False):
+            return args.func(args, rest)
         return args.func(args)
     except LabrfError as exc:
         print(f"labrf: error: {exc}", file=sys.stderr)

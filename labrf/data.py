@@ -128,9 +128,9 @@ def export_run(dataset: Any, fmt: str, path: Path | None = None) -> Path:
         path = Path(dataset.path_to_db).parent / f"run_{dataset.run_id}{suffix}"
     if fmt == "netcdf":
         xr = dataset.to_xarray_dataset()
-        xr.attrs = {k: (v if isinstance(v, str | int | float) else json.dumps(v))
-                    for k, v in xr.attrs.items()}
-        xr.to_netcdf(path, engine="h5netcdf", invalid_netcdf=True)
+        xr.attrs = {k: (v if isinstance(v, str | int | float) and not isinstance(v, bool)
+                        else json.dumps(v, default=str)) for k, v in xr.attrs.items()}
+        xr.to_netcdf(path, engine="h5netcdf")
         return path
     frames = dataset.to_pandas_dataframe_dict()
     frame = pd.concat(frames.values(), axis=1) if len(frames) > 1 else \

@@ -26,6 +26,13 @@ class SpinDiodeFit:
     offset: float
     resonance_err: float
     half_width_err: float
+    symmetric_err: float = float("nan")
+    antisymmetric_err: float = float("nan")
+    offset_err: float = float("nan")
+
+    def as_dict(self) -> dict[str, float]:
+        """The fit as plain floats (Hz, V), for run metadata."""
+        return {k: float(v) for k, v in self.__dict__.items()}
 
 
 def spin_diode_line(f: ArrayLike, resonance: float, half_width: float, symmetric: float,
@@ -55,4 +62,5 @@ def fit_spin_diode(frequency: ArrayLike, voltage: ArrayLike) -> SpinDiodeFit:
     errs = np.sqrt(np.diag(cov))
     return SpinDiodeFit(float(params[0]), abs(float(params[1])), float(params[2]),
                         float(params[3]) * np.sign(params[1]), float(params[4]),
-                        float(errs[0]), float(errs[1]))
+                        float(errs[0]), float(errs[1]), float(errs[2]), float(errs[3]),
+                        float(errs[4]))

@@ -1,0 +1,262 @@
+"""The runner: a procedure against a station, every point to the dataset as it comes.
+
+A run records its parameters, the station snapshot, labrf's version and its status
+(running, then completed, aborted or failed with the traceback; a process that dies
+leaves ``running``, which ``labrf runs`` shows as interrupted). Whatever happens, the
+station is left in its safe state. After the run its fit goes into the run's metadata
+and its plot next to the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import logging
+import math
+import os
+import pkgutil
+import socket
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+import labrf
+from labrf.data import DEFAULT_DB, run_columns, use_database
+from labrf.errors import LabrfError
+from labrf.procedure import LabProcedure
+from labrf.station import LabStation
+
+log = logging.getLogger(__name__)
+
+
+def procedures() -> dict[str, type[LabProcedure]]:
+    """Every LabProcedure in labrf.procedures, by its command-line name."""
+    import labrf.procedures as package
+
+    found: dict[str, type[LabProcedure]] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for obj in vars(module).values():
+            if isinstance(obj, type) and issubclass(obj, LabProcedure) and obj.name:
+                found[obj.name] = obj
+    return dict(sorted(found.items()))
+
+
+def procedure_class(name: str) -> type[LabProcedure]:
+    """The procedure called ``name`` (``spin-diode``...); LabrfError lists the valid."""
+    known = procedures()
+    if name not in known:
+        raise LabrfError(f"unknown procedure '{name}'; valid: {', '.join(known)}")
+    return known[name]
+
+
+@dataclass
+class RunResult:
+    """What a run ended as (also the ``--json`` line)."""
+
+    run_id: int
+    status: str
+    fit: dict[str, Any]
+    plot: str | None
+    db: str
+    points: int = 0
+    instrument_time_s: float = 0.0
+    wall_time_s: float = 0.0
+    retries: int = 0
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def json_line(self) -> str:
+        fields = {k: v for k, v in asdict(self).items() if k != "extra"}
+        return json.dumps({**fields, **self.extra}, default=_jsonable)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe floats: NaN and infinities become None."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, float | np.floating) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class Progress:
+    """A one-line progress bar with the ETA in instrument time."""
+
+    def __init__(self, out: TextIO | None, clock: Any, width: int = 30) -> None:
+        self.out, self.clock, self.width = out, clock, width
+        self.t0 = clock.now()
+        self.percent = 0.0
+
+    def update(self, percent: float) -> None:
+        self.percent = max(0.0, min(100.0, float(percent)))
+        if self.out is None:
+            return
+        elapsed = self.clock.now() - self.t0
+        eta = elapsed * (100 - self.percent) / self.percent if self.percent > 0 else math.nan
+        filled = int(self.width * self.percent / 100)
+        bar = "#" * filled + "-" * (self.width - filled)
+        eta_text = f"{eta:7.1f} s" if math.isfinite(eta) else "      ? s"
+        self.out.write(f"\r[{bar}] {self.percent:5.1f} %  instrument time {elapsed:8.1f} s  "
+                       f"ETA {eta_text}")
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.out is not None:
+            self.out.write("\n")
+            self.out.flush()
+
+
+class Runner:
+    """Runs one procedure on a connected station into a QCoDeS database."""
+
+    def __init__(self, procedure: LabProcedure, station: LabStation,
+                 db: str | Path = DEFAULT_DB, sample: str = "sample",
+                 progress: TextIO | None = None, plots: Path | None = None) -> None:
+        self.procedure, self.station, self.sample = procedure, station, sample
+        self.db = use_database(db)
+        self.plots = plots if plots is not None else self.db.parent / "plots"
+        self.progress_out = progress
+        self.points = 0
+        self._saver: Any = None
+
+    def _measurement(self) -> Any:
+        from qcodes.dataset import Measurement, load_or_create_experiment
+
+        proc = self.procedure
+        exp = load_or_create_experiment(proc.name, sample_name=self.sample)
+        meas = Measurement(exp=exp, station=self.station, name=proc.name)
+        for name, column in proc.COLUMNS.items():
+            meas.register_custom_parameter(name, label=column.label or name, unit=column.unit,
+                                           paramtype=column.paramtype,
+                                           setpoints=column.setpoints or None)
+        meas.write_period = 0.001
+        return meas
+
+    def _on_emit(self, topic: str, record: Any) -> None:
+        if topic == "results":
+            missing = [c for c in self.procedure.COLUMNS if c not in record]
+            if missing:
+                raise LabrfError(f"{self.procedure.name}: a result lacks {missing}")
+            self._saver.add_result(*((k, record[k]) for k in self.procedure.COLUMNS))
+            self._saver.flush_data_to_database()
+            self.points += 1
+        elif topic == "progress":
+            self.bar.update(record)
+
+    def run(self) -> RunResult:
+        proc, station = self.procedure, self.station
+        wall0, t0 = time.perf_counter(), station.clock.now()
+        self.bar = Progress(self.progress_out, station.clock)
+        proc.station = station
+        proc.emit = self._on_emit
+        proc.should_stop = lambda: False
+        status, error = "failed", None
+        meas = self._measurement()
+        # QCoDeS prints the run id on stdout, which belongs to --json: send it to stderr
+        with contextlib.redirect_stdout(sys.stderr), meas.run() as saver:
+            self._saver = saver
+            dataset = saver.dataset
+            dataset.add_metadata("labrf_procedure", proc.name)
+            dataset.add_metadata("labrf_parameters", json.dumps(
+                {n: p.value for n, p in proc.parameter_objects().items()}, default=str))
+            dataset.add_metadata("labrf_version", labrf.__version__)
+            dataset.add_metadata("labrf_station_file", str(station.spec.file))
+            dataset.add_metadata("labrf_pid", os.getpid())
+            dataset.add_metadata("labrf_host", socket.gethostname())
+            dataset.add_metadata("labrf_status", "running")
+            try:
+                proc.startup()
+                proc.execute()
+                status = "completed"
+            except KeyboardInterrupt:
+                status, error = "aborted", "interrupted by the user (Ctrl-C)"
+            except Exception as exc:  # any failure: keep the data, record it, go safe
+                status, error = "failed", f"{exc}\n{traceback.format_exc()}"
+            finally:
+                status, error = self._wind_down(status, error)
+                dataset.add_metadata("labrf_status", status)
+                dataset.add_metadata("labrf_error", error or "")
+                dataset.add_metadata("labrf_retries", self._retries())
+                dataset.add_metadata("labrf_instrument_time_s", station.clock.now() - t0)
+                self.bar.close()
+        run_id = dataset.run_id
+        fit, plot = self._analyse(dataset) if self.points else ({}, None)
+        return RunResult(run_id, status, fit, plot, str(self.db), self.points,
+                         station.clock.now() - t0, time.perf_counter() - wall0,
+                         self._retries(), error.splitlines()[0] if error else None)
+
+    def _wind_down(self, status: str, error: str | None) -> tuple[str, str | None]:
+        """Procedure shutdown and the station's safe state, whatever happened (a second
+        Ctrl-C during it is held off until the bench is safe)."""
+        for action in (self.procedure.shutdown, self.station.safe_state):
+            for _attempt in range(2):
+                try:
+                    action()
+                    break
+                except KeyboardInterrupt:
+                    status, error = "aborted", "interrupted by the user (Ctrl-C)"
+                except Exception as exc:
+                    log.error("leaving the bench safe: %s", exc)
+                    if status != "failed":
+                        status = "failed"
+                    error = (error + "\n" if error else "") + f"safe state: {exc}"
+                    break
+        return status, error
+
+    def _retries(self) -> int:
+        return sum(getattr(role, "retries", 0) for role in self.station.roles.values())
+
+    def _analyse(self, dataset: Any) -> tuple[dict[str, Any], str | None]:
+        data = run_columns(dataset)
+        try:
+            fit = _clean(self.procedure.analyse(data))
+        except Exception as exc:
+            log.warning("%s: fit failed: %s", self.procedure.name, exc)
+            fit = {"error": f"fit failed: {exc}"}
+        dataset.add_metadata("labrf_fit", json.dumps(fit))
+        path = self.plots / f"run_{dataset.run_id}_{self.procedure.name}.png"
+        try:
+            written = self.procedure.plot(data, fit if "error" not in fit else {}, path)
+        except Exception as exc:
+            log.warning("%s: plot failed: %s", self.procedure.name, exc)
+            written = None
+        if written is not None:
+            dataset.add_metadata("labrf_plot", str(written))
+        return fit, str(written) if written is not None else None
+
+
+def run(name: str, station: LabStation, parameters: dict[str, Any] | None = None,
+        db: str | Path = DEFAULT_DB, sample: str = "sample",
+        progress: TextIO | None = sys.stderr) -> RunResult:
+    """Run procedure ``name`` with ``parameters`` (SI values) on a connected station."""
+    proc = procedure_class(name)()
+    if parameters:
+        known = proc.parameter_objects()
+        unknown = [k for k in parameters if k not in known]
+        if unknown:
+            raise LabrfError(f"{name} has no parameter {', '.join(unknown)}; valid: "
+                             f"{', '.join(known)}")
+        try:
+            proc.set_parameters(parameters)
+        except ValueError as exc:
+            raise LabrfError(f"{name}: {exc}") from None
+    return Runner(proc, station, db, sample, progress).run()
