@@ -27,7 +27,7 @@ from typing import Any, TextIO
 import numpy as np
 
 import labrf
-from labrf.data import DEFAULT_DB, run_columns, use_database
+from labrf.data import DEFAULT_DB, PointWriter, run_columns, use_database
 from labrf.errors import LabrfError
 from labrf.procedure import LabProcedure
 from labrf.station import LabStation
@@ -136,7 +136,7 @@ class Runner:
         self.plots = plots if plots is not None else self.db.parent / "plots"
         self.progress_out = progress
         self.points = 0
-        self._saver: Any = None
+        self._writer: Any = None
 
     def _measurement(self) -> Any:
         from qcodes.dataset import Measurement, load_or_create_experiment
@@ -153,11 +153,7 @@ class Runner:
 
     def _on_emit(self, topic: str, record: Any) -> None:
         if topic == "results":
-            missing = [c for c in self.procedure.COLUMNS if c not in record]
-            if missing:
-                raise LabrfError(f"{self.procedure.name}: a result lacks {missing}")
-            self._saver.add_result(*((k, record[k]) for k in self.procedure.COLUMNS))
-            self._saver.flush_data_to_database()
+            self._writer.write(record)
             self.points += 1
         elif topic == "progress":
             self.bar.update(record)
@@ -173,8 +169,8 @@ class Runner:
         meas = self._measurement()
         # QCoDeS prints the run id on stdout, which belongs to --json: send it to stderr
         with contextlib.redirect_stdout(sys.stderr), meas.run() as saver:
-            self._saver = saver
             dataset = saver.dataset
+            self._writer = PointWriter(dataset, dict(proc.COLUMNS))
             dataset.add_metadata("labrf_procedure", proc.name)
             dataset.add_metadata("labrf_parameters", json.dumps(
                 {n: p.value for n, p in proc.parameter_objects().items()}, default=str))
