@@ -148,8 +148,11 @@ class PointWriter:
                              f"{', '.join(row)}")
         values = [np.asarray(row[n], dtype=float) if n in self.arrays else float(row[n])
                   for n in self.names]
-        self.conn.execute(self.sql, values)
-        self.conn.commit()
+        try:
+            self.conn.execute(self.sql, values)
+        finally:  # committed even if Ctrl-C lands between the insert and the commit
+            if self.conn.in_transaction:
+                self.conn.commit()
         self.points += 1
 
 
