@@ -138,6 +138,8 @@ def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
                 print(f"  {key}: {value}")
         if result.plot:
             print(f"  plot: {result.plot}")
+        if result.extra.get("applied"):
+            print(f"  {result.extra['applied']}")
         if result.error:
             print(f"  error: {result.error}", file=sys.stderr)
     return {"completed": 0, "aborted": 130}.get(result.status, 1)

@@ -79,6 +79,11 @@ class LabProcedure(Procedure):
         """Fits of the recorded data (SI units, JSON-serialisable); none by default."""
         return {}
 
+    def apply(self, fit: Mapping[str, Any]) -> str | None:
+        """Put a completed run's fit to use on the station (e.g. a new calibration);
+        returns a note for the user, or None. Nothing by default."""
+        return None
+
     def plot(self, data: Mapping[str, np.ndarray], fit: Mapping[str, Any],
              path: Path) -> Path | None:
         """Write a PNG of the data and fit to ``path``; None if this procedure has none."""

@@ -196,9 +196,18 @@ class Runner:
                 self.bar.close()
         run_id = dataset.run_id
         fit, plot = self._analyse(dataset) if self.points else ({}, None)
+        extra = {}
+        if status == "completed" and fit and "error" not in fit:
+            try:
+                note = proc.apply(fit)
+            except LabrfError as exc:
+                note = f"not applied: {exc}"
+            if note:
+                extra["applied"] = note
+                dataset.add_metadata("labrf_applied", note)
         return RunResult(run_id, status, fit, plot, str(self.db), self.points,
                          station.clock.now() - t0, time.perf_counter() - wall0,
-                         self._retries(), error.splitlines()[0] if error else None)
+                         self._retries(), error.splitlines()[0] if error else None, extra)
 
     def _wind_down(self, status: str, error: str | None) -> tuple[str, str | None]:
         """Procedure shutdown and the station's safe state, whatever happened (a second
