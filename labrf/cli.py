@@ -19,7 +19,7 @@ from labrf.errors import LabrfError
 def _cmd_demo(args: argparse.Namespace) -> int:
     from labrf.demo import run_demo
 
-    run_demo(Path(args.station), out=sys.stdout)
+    run_demo(Path(args.station), Path(args.db), out=sys.stdout)
     return 0
 
 
@@ -214,10 +214,12 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labrf", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="spin-diode sweep on the simulated bench, fitted and "
+    demo = sub.add_parser("demo", help="spin-diode sweep and emission curve on the simulated "
+                                       "bench, fitted and "
                                        "compared with the simulator's truth")
     demo.add_argument("--station", default="station_configs/sim_bench.yaml",
                       help="station file (default: %(default)s)")
+    demo.add_argument("--db", default="data/demo.db", help="database (default: %(default)s)")
     demo.set_defaults(func=_cmd_demo)
     sim = sub.add_parser("sim", help="the simulated bench")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)

@@ -48,7 +48,7 @@ class EmissionCurve(LabProcedure):
     meter = Parameter("Voltmeter", default="nanovoltmeter")
     bias_start = FloatParameter("First bias current", units="A", default=0.0,
                                 minimum=-1.0, maximum=1.0)
-    bias_stop = FloatParameter("Last bias current", units="A", default=6e-3,
+    bias_stop = FloatParameter("Last bias current", units="A", default=5.8e-3,
                                minimum=-1.0, maximum=1.0)
     bias_points = IntegerParameter("Bias points", default=31, minimum=2, maximum=100001)
     center = FloatParameter("Analyzer centre frequency", units="Hz", default=307e6,

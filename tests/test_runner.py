@@ -179,3 +179,20 @@ def test_a_dropped_connection_fails_cleanly_and_keeps_the_points(tmp_path) -> No
     assert ds.metadata["labrf_status"] == "failed"
     assert "Traceback" in ds.metadata["labrf_error"]
     assert len(run_columns(ds)["voltage"]) == 14
+
+
+def test_progress_bar_shows_eta_in_instrument_time(tmp_path) -> None:
+    import io
+
+    out = io.StringIO()
+    with load_station(SIM_BENCH) as station:
+        run("spin-diode", station, {"points": 21}, db=tmp_path / "lab.db", progress=out)
+    text = out.getvalue()
+    assert "100.0 %" in text and "ETA" in text and "instrument time" in text
+
+
+def test_procedure_options_are_listed_with_units(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "spin-diode", "--station", str(SIM_BENCH), "--help"])
+    text = capsys.readouterr().out
+    assert "--f-start VALUE" in text and "[Hz]" in text and "[dBm]" in text

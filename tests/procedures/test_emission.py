@@ -57,7 +57,7 @@ def test_rows_hold_spectra_voltage_and_the_line(station, curve) -> None:
     run, data, _ = curve
     truth, gain = oscillator(station)
     assert len(run.rows) == 31 and run.progress[-1] == pytest.approx(100.0)
-    assert data["bias"] == pytest.approx(np.linspace(0, 6e-3, 31))
+    assert data["bias"] == pytest.approx(np.linspace(0, 5.8e-3, 31))
     assert data["spectrum_frequency"].shape == data["spectrum_power"].shape == (31, 201)
     assert data["spectrum_frequency"][0, [0, -1]] == pytest.approx([297e6, 317e6])
     resistance = station.bench.describe()["devices"]["mtj"]["junction"]["resistance"]
