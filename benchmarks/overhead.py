@@ -4,6 +4,7 @@ All three sweep the same simulated SMB100A frequency and read the same simulated
 through the same roles, drivers and in-process bench, and record each point. A bare loop
 of the same set and get, recording nothing, is the baseline; a method's overhead per point
 is its time per point minus the baseline's. Everything is measured in one run.
+Methods run in rotating order; medians over the repeats.
 Run: ``python benchmarks/overhead.py [--points N] [--repeats R]``.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import statistics
 import tempfile
 import time
@@ -97,7 +99,7 @@ def pymeasure_worker(station: LabStation, freqs: np.ndarray, folder: Path) -> fl
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--points", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=8)
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
@@ -107,20 +109,26 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp, load_station(STATION) as station:
         folder = Path(tmp)
         station.roles["nanovoltmeter"].nplc(0.01)
-        for r in range(args.repeats):
-            times["bare loop"].append(bare(station, freqs))
-            times["labrf runner"].append(labrf_runner(station, freqs, folder / "labrf.db"))
-            times["QCoDeS do1d"].append(qcodes_do1d(station, freqs, folder / f"q{r}.db"))
-            times["PyMeasure Worker"].append(pymeasure_worker(station, freqs, folder))
-    per_point = {k: statistics.median(v) / args.points * 1e6 for k, v in times.items()}
-    base = per_point["bare loop"]
-    overhead = {k: v - base for k, v in per_point.items()}
-    print(f"{args.points} points, median of {args.repeats} runs; per point in us "
-          f"(overhead = time per point minus the bare loop's)")
-    print(f"{'method':<18}{'per point':>12}{'overhead':>12}{'overhead / do1d':>18}")
-    for k in times:
-        ratio = overhead[k] / overhead["QCoDeS do1d"] if k != "bare loop" else float("nan")
-        print(f"{k:<18}{per_point[k]:12.1f}{overhead[k]:12.1f}{ratio:18.2f}")
+        methods = {
+            "bare loop": lambda r: bare(station, freqs),
+            "labrf runner": lambda r: labrf_runner(station, freqs, folder / "labrf.db"),
+            "QCoDeS do1d": lambda r: qcodes_do1d(station, freqs, folder / f"q{r}.db"),
+            "PyMeasure Worker": lambda r: pymeasure_worker(station, freqs, folder),
+        }
+        order = list(methods)
+        for r in range(args.repeats):  # the order rotates, so no method always goes first
+            for name in order[r % len(order):] + order[:r % len(order)]:
+                times[name].append(methods[name](r))
+    print(f"{args.points} points, {args.repeats} runs of each; per point in us; overhead = "
+          f"time per point minus the bare loop's")
+    for label, stat in (("fastest run", min), ("median run", statistics.median)):
+        per_point = {k: stat(v) / args.points * 1e6 for k, v in times.items()}
+        overhead = {k: v - per_point["bare loop"] for k, v in per_point.items()}
+        print(f"\n{label}:")
+        print(f"{'method':<18}{'per point':>12}{'overhead':>12}{'overhead / do1d':>18}")
+        for k in times:
+            ratio = overhead[k] / overhead["QCoDeS do1d"] if k != "bare loop" else math.nan
+            print(f"{k:<18}{per_point[k]:12.1f}{overhead[k]:12.1f}{ratio:18.2f}")
 
 
 if __name__ == "__main__":
