@@ -112,6 +112,9 @@ def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
         sub.add_argument(_parameter_option(name), dest=name, metavar="VALUE",
                          help=f"{parameter.name}{unit} (default: {parameter.default})")
     given = vars(sub.parse_args(rest))
+    if not args.station:
+        raise LabrfError(f"labrf run {args.procedure} needs --station FILE (e.g. "
+                         f"station_configs/sim_bench.yaml)")
     values: dict[str, Any] = {}
     for name, text in given.items():
         if text is None:
@@ -238,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "options (labrf run PROCEDURE --help lists them)",
                            add_help=False)
     run_p.add_argument("procedure")
-    run_p.add_argument("--station", required=True, help="station file")
+    run_p.add_argument("--station", help="station file (required)")
     run_p.add_argument("--db", default=str(DEFAULT_DB), help="database (default: %(default)s)")
     run_p.add_argument("--sample", default="sample", help="sample name")
     run_p.add_argument("--json", action="store_true", help="print one JSON line at the end")

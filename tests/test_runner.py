@@ -193,6 +193,8 @@ def test_progress_bar_shows_eta_in_instrument_time(tmp_path) -> None:
 
 def test_procedure_options_are_listed_with_units(capsys) -> None:
     with pytest.raises(SystemExit):
-        main(["run", "spin-diode", "--station", str(SIM_BENCH), "--help"])
+        main(["run", "spin-diode", "--help"])
     text = capsys.readouterr().out
     assert "--f-start VALUE" in text and "[Hz]" in text and "[dBm]" in text
+    assert main(["run", "spin-diode", "--points", "5"]) == 2
+    assert "needs --station" in capsys.readouterr().err
