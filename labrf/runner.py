@@ -162,6 +162,7 @@ class Runner:
         proc, station = self.procedure, self.station
         wall0, t0 = time.perf_counter(), station.clock.now()
         self.bar = Progress(self.progress_out, station.clock)
+        self._retries0 = self._all_retries()
         proc.station = station
         proc.emit = self._on_emit
         proc.should_stop = lambda: False
@@ -227,8 +228,12 @@ class Runner:
                     break
         return status, error
 
-    def _retries(self) -> int:
+    def _all_retries(self) -> int:
         return sum(getattr(role, "retries", 0) for role in self.station.roles.values())
+
+    def _retries(self) -> int:
+        """Queries retried during this run."""
+        return self._all_retries() - self._retries0
 
     def _analyse(self, dataset: Any) -> tuple[dict[str, Any], str | None]:
         data = run_columns(dataset)
