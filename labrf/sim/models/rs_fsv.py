@@ -37,7 +37,6 @@ import re
 from typing import ClassVar
 
 import numpy as np
-from scipy.signal import find_peaks
 from scipy.special import gammainccinv, gammaincinv
 
 from labrf.sim.emulator import SCPI_SYSTEM, Emulator
@@ -113,6 +112,8 @@ def find_peak(y: np.ndarray, current: int, direction: str, excursion: float,
     top = int(np.argmax(values))
     if direction == "PEAK":
         return top
+    from scipy.signal import find_peaks  # imported here: scipy.signal takes ~1.7 s to load
+
     found, _ = find_peaks(values, prominence=excursion if excursion > 0 else None)
     peaks = np.union1d(found, [top]).astype(int)
     if direction == "NEXT":
