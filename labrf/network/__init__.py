@@ -1,0 +1,50 @@
+"""The frequency-multiplexed two-layer MTJ network of Ross et al. (Nat. Nanotechnol. 18,
+1273 (2023)), built from ``labrf.physics``: the one model used by the simulated bench,
+chip-in-the-loop training and offline training. SI units.
+
+Modules: ``params`` (devices, wiring, knobs, nominal and varied networks), ``forward``
+(forward pass, loss, analytic gradients, backward pass at measured activations),
+``tasks`` (seeded two-input tasks), ``search`` (global search for starting knobs),
+``train`` (projected Adam, offline and physics-aware training, accuracy).
+"""
+
+from labrf.network.forward import (
+    DEFAULT_OBJECTIVE,
+    Activations,
+    Gradient,
+    Objective,
+    activations_from_chain_voltages,
+    activations_from_neuron_currents,
+    backward,
+    forward,
+    gradient_at_measured,
+    loss,
+    loss_and_gradient,
+    loss_sensitivity,
+    onset_current,
+    predict,
+    score,
+)
+from labrf.network.params import (
+    BIAS_LIMITS,
+    CONTROL_LIMITS,
+    NEURON_NAMES,
+    SYNAPSE_NAMES,
+    Knobs,
+    Network,
+    nominal_network,
+    varied_network,
+)
+from labrf.network.search import search_knobs
+from labrf.network.tasks import TASKS, Task, circles, make_task, two_moons, xor_quadrants
+from labrf.network.train import TrainResult, accuracy, initial_knobs, train, train_task
+
+__all__ = [
+    "BIAS_LIMITS", "CONTROL_LIMITS", "DEFAULT_OBJECTIVE", "NEURON_NAMES", "SYNAPSE_NAMES",
+    "TASKS", "Activations", "Gradient", "Knobs", "Network", "Objective", "Task",
+    "TrainResult", "accuracy", "activations_from_chain_voltages",
+    "activations_from_neuron_currents", "backward", "circles",
+    "forward", "gradient_at_measured", "initial_knobs", "loss", "loss_and_gradient",
+    "loss_sensitivity", "make_task", "nominal_network", "onset_current", "predict", "score",
+    "search_knobs", "train", "train_task", "two_moons", "varied_network", "xor_quadrants",
+]

@@ -1,0 +1,396 @@
+"""Forward pass, loss and analytic gradients of the two-layer network, batched over examples.
+
+Forward (per example, inputs P_1, P_2 in W at f_1, f_2):
+
+    V_j  = sum_k s_k sum_i V_dc(synapse jk; f_i, P_i)         chains A, B (s_k = (-1)^k)
+    I_j  = b_j + g_m V_j;  P_j = P_emit(I_j);  f_j = f_osc(I_j)       neurons N1, N2
+    V_O  = sum_k s_k sum_j V_dc(synapse Ok; f_j, G P_j)        output chain
+    I_O  = b_O + g_m V_O;  P_O = P_emit(I_O)                    output neuron NO
+
+with V_dc the full spin-diode line of ``labrf.physics.spin_diode`` (every tone reaches every
+junction of its chain: crosstalk, and saturation by the total power) and P_emit, f_osc
+those of ``labrf.physics.oscillator``. A synapse's resonance is f_r0 + gamma_B B + gamma_I c,
+with c its control current (a field line: no DC current through the junction).
+
+Class: NO emits (P_O > ``Network.detection_power``), i.e. I_O > I_on, its onset current.
+Loss (``Objective``): logistic loss on the margin (I_O - I_on) / T, plus a penalty on
+neuron drives above the junction current limit.
+
+Gradients are analytic (reverse-mode chain rule), and ``backward`` evaluates the model's
+local derivatives at whatever activations it is given: the model's own (offline training)
+or those measured on a bench (physics-aware training, Wright et al., Nature 601, 549
+(2022)).
+
+Knobs may carry leading axes (a population of K knob settings: control currents (K, 6),
+biases (K, 3)); activations then gain the same leading axes, (K, N, 3), and losses and
+gradients are per knob setting. Offline training uses this to train many starts at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from labrf.network.params import BIAS_LIMITS, Knobs, Network
+from labrf.physics import OscillatorParams, SpinDiodeParams
+from labrf.physics.oscillator import emitted_power, frequency
+from labrf.physics.spin_diode import rectified_voltage, resonance_frequency
+
+#: Polarity of the synapses of a chain, s_k = (-1)^k.
+POLARITY = (1.0, -1.0)
+_POLARITY = np.array(POLARITY)
+#: Default temperature of the logistic loss, A (0.1 mA of output-neuron drive).
+TEMPERATURE = 0.1e-3
+#: Default drive limit of the neurons, A: the junction current limit.
+DRIVE_LIMIT = BIAS_LIMITS[1]
+
+
+@dataclass(frozen=True)
+class Activations:
+    """Every intermediate quantity of a forward pass for N examples; columns are chain A /
+    neuron N1, chain B / N2, output chain / NO. Shapes (..., N, 3), the leading axes those
+    of the knobs."""
+
+    chain_voltages: np.ndarray  #: DC voltages of chains A, B, O, V
+    neuron_currents: np.ndarray  #: drive currents of N1, N2, NO, A
+    emitted_powers: np.ndarray  #: emitted power at each neuron (before any gain), W
+    frequencies: np.ndarray  #: emission frequencies (meaningful where emitting), Hz
+
+    @property
+    def output_power(self) -> np.ndarray:
+        """(..., N) power emitted by the output neuron, W."""
+        return self.emitted_powers[..., 2]
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """Mean loss over a batch and its gradient with respect to the knobs."""
+
+    loss: float | np.ndarray  #: mean loss (dimensionless), one per knob setting
+    control_currents: np.ndarray  #: (..., 6) dL/dc, 1/A
+    bias_currents: np.ndarray  #: (..., 3) dL/db, 1/A
+
+    def vector(self) -> np.ndarray:
+        """The gradient as a vector in ``Knobs.vector`` order, (..., 9), 1/A."""
+        return np.concatenate([self.control_currents, self.bias_currents], axis=-1)
+
+
+def as_inputs(inputs: ArrayLike) -> np.ndarray:
+    """Input powers as an (N, 2) float array, W (a single pair becomes N = 1)."""
+    p = np.asarray(inputs, dtype=float)
+    if p.ndim == 1:
+        p = p[None, :]
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"inputs must be RF powers of shape (N, 2) in W, got {p.shape}")
+    return p
+
+
+# ------------------------------------------------------------------------ devices
+
+
+def _stacked(params: tuple, cls: type, shape: tuple[int, ...] = (-1,)) -> Any:
+    """A ``cls`` parameter object whose fields are arrays (one entry per junction of
+    ``params``, reshaped to ``shape``), which the vectorized physics functions broadcast
+    over."""
+    return cls(**{f.name: np.array([getattr(p, f.name) for p in params]).reshape(shape)
+                  for f in fields(cls)})
+
+
+class _Devices(NamedTuple):
+    hidden_synapses: SpinDiodeParams  #: A1, A2, B1, B2, fields (4,)
+    output_synapses: SpinDiodeParams  #: O1, O2, fields (2,)
+    hidden_lines: SpinDiodeParams  #: A1 .. B2, fields (4, 1, 1): (synapse, example, tone)
+    output_lines: SpinDiodeParams  #: O1, O2, fields (2, 1, 1)
+    hidden_neurons: OscillatorParams  #: N1, N2, fields (2,)
+    neurons: OscillatorParams  #: N1, N2, NO, fields (3,)
+
+
+@lru_cache(maxsize=64)
+def _devices(network: Network) -> _Devices:
+    """The network's junctions, stacked for vectorized evaluation."""
+    return _Devices(_stacked(network.hidden_synapses, SpinDiodeParams),
+                    _stacked(network.output_synapses, SpinDiodeParams),
+                    _stacked(network.hidden_synapses, SpinDiodeParams, (4, 1, 1)),
+                    _stacked(network.output_synapses, SpinDiodeParams, (2, 1, 1)),
+                    _stacked(network.hidden_neurons, OscillatorParams),
+                    _stacked(network.neurons, OscillatorParams))
+
+
+def tuned_synapse(p: SpinDiodeParams, control_current: float, field: float = 0.0
+                  ) -> SpinDiodeParams:
+    """Synapse ``p`` with its resonance moved by ``field`` (T) and its field line's
+    ``control_current`` (A); no DC current flows through the junction."""
+    return replace(p, resonance=float(resonance_frequency(p, field, control_current)))
+
+
+def _tuned(flat: SpinDiodeParams, lines: SpinDiodeParams, controls: np.ndarray,
+           field: float) -> SpinDiodeParams:
+    """Stacked synapses with resonances moved by ``field`` and ``controls`` (..., m), A;
+    fields shaped (..., m, 1, 1) to broadcast over (examples, tones)."""
+    f_r = resonance_frequency(flat, field, controls)
+    return replace(lines, resonance=f_r[..., None, None])
+
+
+def _synapse_voltages(tuned: SpinDiodeParams, freqs: ArrayLike, powers: np.ndarray
+                      ) -> np.ndarray:
+    """(..., m, N) DC voltage of each tuned synapse, V, from tones at ``freqs`` (Hz) of
+    ``powers`` (W), shaped (..., N, tones): every tone reaches every synapse, and saturation
+    follows their total power."""
+    total = powers.sum(axis=-1, keepdims=True)
+    return rectified_voltage(tuned, freqs, powers, total_power=total).sum(axis=-1)
+
+
+def _chains(v_syn: np.ndarray) -> np.ndarray:
+    """(..., N, m/2) chain voltages from (..., m, N) synapse voltages, with polarity
+    (-1)^k within a chain of two."""
+    return np.swapaxes(v_syn[..., 0::2, :] - v_syn[..., 1::2, :], -1, -2)
+
+
+def chain_voltage(synapses: tuple[SpinDiodeParams, ...], controls: ArrayLike,
+                  freqs: ArrayLike, powers: ArrayLike, field: float = 0.0) -> np.ndarray:
+    """(N,) DC voltage of one chain of synapses, V, with ``controls`` (A, one per synapse),
+    for tones at ``freqs`` (Hz) of ``powers`` (N, tones) in W."""
+    p = np.asarray(powers, dtype=float)
+    total = p.sum(axis=-1, keepdims=True)
+    return sum(POLARITY[k % 2] * rectified_voltage(tuned_synapse(s, c, field), freqs, p,
+                                                   total_power=total).sum(axis=-1)
+               for k, (s, c) in enumerate(zip(synapses, np.asarray(controls, dtype=float),
+                                              strict=True)))
+
+
+def neuron_response(p: OscillatorParams, current: ArrayLike, field: float = 0.0
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Emitted power (W) and frequency (Hz) of neuron(s) ``p`` driven with ``current`` (A)."""
+    return emitted_power(p, current), frequency(p, current, field)
+
+
+# ------------------------------------------------------------------------ forward
+
+
+def forward(network: Network, knobs: Knobs, inputs: ArrayLike) -> Activations:
+    """Forward pass for input powers ``inputs`` (N, 2), W, at the network's input
+    frequencies."""
+    p_in = as_inputs(inputs)
+    dev = _devices(network)
+    c, b = knobs.control_currents, knobs.bias_currents
+    f_in = np.asarray(network.input_frequencies, dtype=float)
+    hidden = _tuned(dev.hidden_synapses, dev.hidden_lines, c[..., :4], network.field)
+    v_h = _chains(_synapse_voltages(hidden, f_in, p_in))
+    i_h = b[..., None, :2] + network.hidden_transconductance * v_h
+    p_h, f_h = neuron_response(dev.hidden_neurons, i_h, network.field)
+    output = _tuned(dev.output_synapses, dev.output_lines, c[..., 4:], network.field)
+    v_o = _chains(_synapse_voltages(output, f_h[..., None, :, :],
+                                    network.rf_gain * p_h[..., None, :, :]))
+    i_o = b[..., None, 2:] + network.output_transconductance * v_o
+    p_o, f_o = neuron_response(network.output_neuron, i_o, network.field)
+    return Activations(*(np.concatenate(pair, axis=-1) for pair in (
+        (v_h, v_o), (i_h, i_o), (p_h, p_o), (f_h, f_o))))
+
+
+def _transconductances(network: Network) -> np.ndarray:
+    return np.array([network.hidden_transconductance] * 2 + [network.output_transconductance])
+
+
+def activations_from_chain_voltages(network: Network, knobs: Knobs,
+                                    chain_voltages: ArrayLike) -> Activations:
+    """Activations implied by chain voltages (N, 3) in V, e.g. measured on a bench:
+    neuron drive I = b + g_m V, emission and frequency from the oscillator model."""
+    v = np.asarray(chain_voltages, dtype=float)
+    currents = knobs.bias_currents[..., None, :] + _transconductances(network) * v
+    powers, freqs = neuron_response(_devices(network).neurons, currents, network.field)
+    return Activations(v, currents, powers, freqs)
+
+
+def activations_from_neuron_currents(network: Network, knobs: Knobs,
+                                     neuron_currents: ArrayLike) -> Activations:
+    """Activations implied by neuron drive currents (N, 3) in A, e.g. measured on a bench:
+    chain voltages V = (I - b) / g_m, emission and frequency from the oscillator model."""
+    i = np.asarray(neuron_currents, dtype=float)
+    v = (i - knobs.bias_currents[..., None, :]) / _transconductances(network)
+    powers, freqs = neuron_response(_devices(network).neurons, i, network.field)
+    return Activations(v, i, powers, freqs)
+
+
+# ------------------------------------------------------------------------ class and loss
+
+
+def onset_current(p: OscillatorParams, detection_power: float) -> float:
+    """Drive current (A) at which neuron ``p`` emits ``detection_power`` (W): the current
+    above which it counts as emitting (inf if it never reaches that power)."""
+    x = detection_power / p.power_scale
+    if x >= 1.0:
+        return float("inf")
+    return p.threshold_current * (1.0 + p.q * x) / (1.0 - x)
+
+
+def score(network: Network, activations: Activations) -> np.ndarray:
+    """(..., N) output-neuron drive above its onset current, A: positive iff NO emits."""
+    i_on = onset_current(network.output_neuron, network.detection_power)
+    return activations.neuron_currents[..., 2] - i_on
+
+
+def predict(network: Network, activations: Activations) -> np.ndarray:
+    """(..., N) class: True where the output neuron emits more than the detection power."""
+    return activations.output_power > network.detection_power
+
+
+@dataclass(frozen=True)
+class Objective:
+    """Training objective: a logistic loss on the output neuron's margin, plus a penalty
+    that keeps every neuron's drive within the junction current limit:
+
+        L = mean_n [ log(1 + exp(-y_n s_n / T)) + w sum_j (max(0, |I_nj| - I_max) / T)^2 ]
+
+    with y = +1 (should emit) or -1 (silent) and s the ``score`` (A). The score is the
+    output neuron's drive above onset: its sign is exactly the class, and unlike P_O it
+    stays differentiable where the neuron is silent."""
+
+    temperature: float = TEMPERATURE  #: T, A
+    drive_limit: float = DRIVE_LIMIT  #: I_max, A
+    limit_weight: float = 1.0  #: w (dimensionless); 0 switches the penalty off
+
+
+#: The default objective.
+DEFAULT_OBJECTIVE = Objective()
+
+
+def _signs(labels: ArrayLike) -> np.ndarray:
+    return np.where(np.asarray(labels, dtype=bool), 1.0, -1.0)
+
+
+def loss(network: Network, activations: Activations, labels: ArrayLike,
+         objective: Objective = DEFAULT_OBJECTIVE) -> float | np.ndarray:
+    """Mean training loss (dimensionless) of ``objective`` for ``labels`` (N,) (True: NO
+    should emit); one value per knob setting if the activations have leading axes."""
+    y = _signs(labels)
+    t = objective.temperature
+    logistic = np.logaddexp(0.0, -y * score(network, activations) / t)
+    excess = np.maximum(np.abs(activations.neuron_currents) - objective.drive_limit, 0.0) / t
+    per_example = logistic + objective.limit_weight * np.sum(excess**2, axis=-1)
+    mean = np.mean(per_example, axis=-1)
+    return float(mean) if mean.ndim == 0 else mean
+
+
+def loss_sensitivity(network: Network, activations: Activations, labels: ArrayLike,
+                     objective: Objective = DEFAULT_OBJECTIVE) -> np.ndarray:
+    """(..., N, 3) derivative of the mean loss with respect to the drive currents of N1,
+    N2 and NO, 1/A."""
+    y = _signs(labels)
+    t = objective.temperature
+    m = y * score(network, activations) / t
+    sig = 0.5 * (1.0 - np.tanh(0.5 * m))  # sigma(-m), without overflow
+    i = activations.neuron_currents
+    excess = np.maximum(np.abs(i) - objective.drive_limit, 0.0) / t
+    sens = 2.0 * objective.limit_weight * np.sign(i) * excess / t
+    sens[..., 2] -= y * sig / t
+    return sens / len(y)
+
+
+# ------------------------------------------------------------------------ gradients
+
+
+class _DiodePartials(NamedTuple):
+    d_power: np.ndarray  #: dV/dP of the tone itself at fixed total power, V/W
+    d_total: np.ndarray  #: dV/dP_total (saturation), V/W
+    d_freq: np.ndarray  #: dV/df of the tone, V/Hz
+    d_resonance: np.ndarray  #: dV/df_r of the synapse, V/Hz
+
+
+def _diode_partials(p: SpinDiodeParams, freq: ArrayLike, power: np.ndarray
+                    ) -> _DiodePartials:
+    """Local derivatives of ``rectified_voltage`` (tuned synapses ``p`` carrying no DC
+    current, saturation by the total power of the tones) with respect to a tone's power,
+    the total power, a tone's frequency and the resonance; shaped (..., m, N, tones).
+
+    With u = (f - f_r)/D and D = alpha f_r the line is (S + A u)/(1 + u^2), so
+    du/df = 1/D and du/df_r = -(1 + alpha u)/D."""
+    total = power.sum(axis=-1, keepdims=True)
+    width = p.damping * p.resonance
+    u = (freq - p.resonance) / width
+    q = 1.0 / (1.0 + u * u)
+    shape = (p.symmetric + p.antisymmetric * u) * q
+    slope = (p.antisymmetric - (2.0 * p.symmetric + p.antisymmetric * u) * u) * q * q / width
+    sat = 1.0 / (1.0 + total / p.saturation_power)
+    scaled = power * sat
+    return _DiodePartials(d_power=shape * sat,
+                          d_total=-scaled * shape * sat / p.saturation_power,
+                          d_freq=scaled * slope,
+                          d_resonance=-scaled * slope * (1.0 + p.damping * u))
+
+
+def _emission_slope(p: OscillatorParams, current: np.ndarray) -> np.ndarray:
+    """dP_emit/dI in W/A (0 at and below threshold)."""
+    z = current / p.threshold_current
+    slope = p.power_scale * (1.0 + p.q) / (z + p.q) ** 2 / p.threshold_current
+    return np.where(z > 1.0, slope, 0.0)
+
+
+def backward(network: Network, knobs: Knobs, inputs: ArrayLike, activations: Activations,
+             d_currents: ArrayLike) -> np.ndarray:
+    """Vector-Jacobian product: the gradient (..., 9), in ``Knobs.vector`` order and 1/A
+    per unit of g, of sum_n sum_j g_nj I_nj, for g = ``d_currents`` (..., N, 3) (e.g.
+    ``loss_sensitivity``). Every local derivative is evaluated at ``activations``: the
+    model's own, or those measured on a bench."""
+    p_in = as_inputs(inputs)
+    g_i = np.asarray(d_currents, dtype=float)
+    dev = _devices(network)
+    c = knobs.control_currents
+    grad = np.empty((*g_i.shape[:-2], 9))
+    grad[..., 8] = g_i[..., 2].sum(axis=-1)
+
+    # Output chain: its tones are the hidden neurons' amplified emissions.
+    g_vo = network.output_transconductance * g_i[..., 2]
+    p_o = network.rf_gain * activations.emitted_powers[..., None, :, :2]
+    output = _tuned(dev.output_synapses, dev.output_lines, c[..., 4:], network.field)
+    part = _diode_partials(output, activations.frequencies[..., None, :, :2], p_o)
+    grad[..., 4:6] = (_POLARITY * dev.output_synapses.current_tuning
+                      * np.einsum("...n,...knj->...k", g_vo, part.d_resonance))
+    s = _POLARITY[:, None, None]
+    dvo_dp = np.sum(s * (part.d_power + part.d_total.sum(axis=-1, keepdims=True)), axis=-3)
+    dvo_df = np.sum(s * part.d_freq, axis=-3)
+
+    # Hidden neurons: emitted power and frequency both move with the drive.
+    hn = dev.hidden_neurons
+    slope = _emission_slope(hn, activations.neuron_currents[..., :2])
+    g_ih = g_i[..., :2] + g_vo[..., None] * (dvo_dp * network.rf_gain * slope
+                                             + dvo_df * hn.current_tuning)
+    grad[..., 6:8] = g_ih.sum(axis=-2)
+
+    # Hidden chains: tones at fixed frequencies, so only the resonances move.
+    g_vh = network.hidden_transconductance * g_ih
+    hidden = _tuned(dev.hidden_synapses, dev.hidden_lines, c[..., :4], network.field)
+    part = _diode_partials(hidden, np.asarray(network.input_frequencies, dtype=float), p_in)
+    per_synapse = part.d_resonance.sum(axis=-1)  # (..., 4, N)
+    per_synapse = per_synapse.reshape(*per_synapse.shape[:-2], 2, 2, per_synapse.shape[-1])
+    grad[..., :4] = (np.tile(_POLARITY, 2) * dev.hidden_synapses.current_tuning
+                     * np.einsum("...nj,...jkn->...jk", g_vh, per_synapse).reshape(
+                         *grad.shape[:-1], 4))
+    return grad
+
+
+def loss_and_gradient(network: Network, knobs: Knobs, inputs: ArrayLike, labels: ArrayLike,
+                      activations: Activations | None = None,
+                      objective: Objective = DEFAULT_OBJECTIVE) -> Gradient:
+    """Mean loss and its gradient for ``inputs`` (N, 2), W, and ``labels`` (N,).
+
+    With ``activations`` None the model's own forward pass is used (offline training);
+    given measured ones (``activations_from_chain_voltages``), the loss and every local
+    derivative are evaluated at them (physics-aware training)."""
+    if activations is None:
+        activations = forward(network, knobs, inputs)
+    sens = loss_sensitivity(network, activations, labels, objective)
+    g = backward(network, knobs, inputs, activations, sens)
+    return Gradient(loss(network, activations, labels, objective), g[..., :6], g[..., 6:])
+
+
+def gradient_at_measured(network: Network, knobs: Knobs, inputs: ArrayLike,
+                         labels: ArrayLike, chain_voltages: ArrayLike,
+                         objective: Objective = DEFAULT_OBJECTIVE) -> Gradient:
+    """Physics-aware gradient: loss and backward pass at the chain voltages (N, 3), V,
+    measured on a bench for ``inputs`` (N, 2), W, with ``knobs`` set."""
+    act = activations_from_chain_voltages(network, knobs, chain_voltages)
+    return loss_and_gradient(network, knobs, inputs, labels, act, objective)

@@ -1,0 +1,1 @@
+"""Tests of labrf.network: the two-layer MTJ network model."""

@@ -1,0 +1,121 @@
+"""Forward pass: shapes and the device physics of physics.md, wired as in instruments.md."""
+
+import numpy as np
+import pytest
+
+from labrf.network import (
+    Knobs,
+    activations_from_chain_voltages,
+    activations_from_neuron_currents,
+    forward,
+    nominal_network,
+    onset_current,
+    predict,
+    score,
+)
+from labrf.network.forward import chain_voltage, tuned_synapse
+from labrf.physics.oscillator import emitted_power, frequency
+from labrf.physics.spin_diode import rectified_voltage
+
+NET = nominal_network()
+RNG = np.random.default_rng(0)
+INPUTS = RNG.uniform(0, 3e-6, size=(50, 2))
+
+
+def knobs(controls=(0, 0, 0, 0, 0, 0), biases=(5e-3, 5e-3, 4e-3)):
+    return Knobs(np.array(controls, dtype=float), np.array(biases, dtype=float))
+
+
+def test_shapes_single_batch_and_population():
+    act = forward(NET, knobs(), INPUTS)
+    for a in (act.chain_voltages, act.neuron_currents, act.emitted_powers, act.frequencies):
+        assert a.shape == (50, 3)
+    assert forward(NET, knobs(), [1e-6, 2e-6]).neuron_currents.shape == (1, 3)
+    pop = Knobs(RNG.uniform(-3e-3, 3e-3, (4, 6)), RNG.uniform(4e-3, 6e-3, (4, 3)))
+    act_pop = forward(NET, pop, INPUTS)
+    assert act_pop.neuron_currents.shape == (4, 50, 3)
+    np.testing.assert_allclose(act_pop.chain_voltages[2], forward(NET, pop[2], INPUTS)
+                               .chain_voltages, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        forward(NET, knobs(), np.zeros((3, 3)))
+
+
+def test_chains_sum_every_input_on_every_synapse_with_alternating_polarity():
+    k = knobs(RNG.uniform(-4e-3, 4e-3, 6))
+    act = forward(NET, k, INPUTS)
+    total = INPUTS.sum(axis=1)
+    for j in range(2):
+        expected = sum((-1) ** s * sum(
+            rectified_voltage(tuned_synapse(NET.hidden_synapses[2 * j + s],
+                                            k.control_currents[2 * j + s]),
+                              NET.input_frequencies[i], INPUTS[:, i], total_power=total)
+            for i in range(2)) for s in range(2))
+        np.testing.assert_allclose(act.chain_voltages[:, j], expected, rtol=1e-10)
+    # The output chain sees both hidden neurons' amplified emission at their frequencies.
+    tones = NET.rf_gain * act.emitted_powers[:, :2]
+    np.testing.assert_allclose(
+        act.chain_voltages[:, 2],
+        chain_voltage(NET.output_synapses, k.control_currents[4:], act.frequencies[:, :2],
+                      tones), rtol=1e-10)
+
+
+def test_polarity_identical_synapses_cancel_and_swapping_flips_the_sign():
+    # A1 (240 MHz) and A2 (260 MHz) both moved to 250 MHz: the chain voltage cancels.
+    shift = 10e6 / NET.hidden_synapses[0].current_tuning
+    act = forward(NET, knobs((shift, -shift, 0, 0, 0, 0)), INPUTS)
+    assert np.max(np.abs(act.chain_voltages[:, 0])) < 1e-12
+    assert np.max(np.abs(act.chain_voltages[:, 1])) > 1e-6
+    # Swapping the two resonances flips chain A's voltage.
+    a = forward(NET, knobs((-2e-3, 1e-3, 0, 0, 0, 0)), INPUTS).chain_voltages[:, 0]
+    c_swap = (1e-3 + 20e6 / 7e9, -2e-3 - 20e6 / 7e9)
+    b = forward(NET, knobs((*c_swap, 0, 0, 0, 0)), INPUTS).chain_voltages[:, 0]
+    np.testing.assert_allclose(b, -a, rtol=1e-9)
+
+
+def test_crosstalk_far_detuned_input_still_moves_the_chain():
+    # Chain A tuned to 226 and 234 MHz, around input 1 (230 MHz); input 2 (270 MHz) is
+    # 36 to 44 MHz, about eight half-widths, away from both.
+    c = ((226e6 - 240e6) / 7e9, (234e6 - 260e6) / 7e9, 0, 0, 0, 0)
+    p = np.array([[1e-6, 0.0], [1e-6, 3e-6], [0.0, 3e-6]])
+    v = forward(NET, knobs(c), p).chain_voltages[:, 0]
+    width = NET.hidden_synapses[0].damping * 230e6
+    assert 7 * width < 270e6 - 234e6
+    assert abs(v[1] - v[0]) > 0.5e-6  # V: tails and shared saturation, not zero
+    assert abs(v[2]) > 0.5e-6  # input 2 alone reaches chain A
+    assert abs(v[2]) / 3e-6 < 0.1 * abs(v[0]) / 1e-6  # but per watt far weaker (~3 %)
+
+
+def test_neurons_emit_only_above_threshold_and_their_frequency_follows_the_drive():
+    act = forward(NET, knobs(biases=(3.9e-3, 0.0, 3.99e-3)), np.zeros((1, 2)))
+    assert np.all(act.emitted_powers == 0)
+    assert np.all(act.chain_voltages[:, 2] == 0)  # nothing reaches the output chain
+    act = forward(NET, knobs(RNG.uniform(-3e-3, 3e-3, 6)), INPUTS)
+    for j, p in enumerate(NET.neurons):
+        i = act.neuron_currents[:, j]
+        np.testing.assert_array_equal(act.emitted_powers[:, j], emitted_power(p, i))
+        np.testing.assert_allclose(act.frequencies[:, j], frequency(p, i), rtol=1e-12)
+        assert np.all(act.emitted_powers[i <= p.threshold_current, j] == 0)
+    lo, hi = (forward(NET, knobs(biases=(b, b, 0.0)), np.zeros((1, 2)))
+              for b in (4.5e-3, 5.5e-3))
+    np.testing.assert_allclose(hi.frequencies[:, :2] - lo.frequencies[:, :2], 7e6, rtol=1e-9)
+    assert np.all(hi.emitted_powers[:, :2] > lo.emitted_powers[:, :2])
+
+
+def test_class_is_emission_and_score_is_its_drive_margin():
+    k = knobs(RNG.uniform(-3e-3, 3e-3, 6), (5.2e-3, 4.8e-3, 4.0e-3))
+    act = forward(NET, k, INPUTS)
+    s = score(NET, act)
+    assert np.array_equal(predict(NET, act), s > 0)
+    assert s.max() > 0 and s.min() < 0
+    i_on = onset_current(NET.output_neuron, NET.detection_power)
+    assert emitted_power(NET.output_neuron, i_on) == pytest.approx(NET.detection_power)
+
+
+def test_activations_from_measured_chain_voltages_reproduce_the_forward_pass():
+    k = knobs(RNG.uniform(-3e-3, 3e-3, 6))
+    act = forward(NET, k, INPUTS)
+    for again in (activations_from_chain_voltages(NET, k, act.chain_voltages),
+                  activations_from_neuron_currents(NET, k, act.neuron_currents)):
+        for name in ("chain_voltages", "neuron_currents", "emitted_powers", "frequencies"):
+            np.testing.assert_allclose(getattr(again, name), getattr(act, name), rtol=1e-9,
+                                       atol=1e-15)

@@ -1,0 +1,100 @@
+"""Analytic gradients against central finite differences, and the backward pass at
+measured activations (physics-aware training)."""
+
+import numpy as np
+import pytest
+
+from labrf.network import (
+    Knobs,
+    Objective,
+    activations_from_chain_voltages,
+    backward,
+    forward,
+    gradient_at_measured,
+    loss,
+    loss_and_gradient,
+    loss_sensitivity,
+    nominal_network,
+    varied_network,
+)
+
+NET = nominal_network()
+RNG = np.random.default_rng(1)
+INPUTS = RNG.uniform(0, 3e-6, size=(120, 2))
+LABELS = RNG.random(120) > 0.5
+#: Knobs with every hidden and the output neuron crossing threshold over INPUTS.
+KNOBS = Knobs([3.8e-3, -4.4e-3, 0.5e-3, 1.4e-3, 4.9e-3, -2.9e-3], [3.9e-3, 5.0e-3, 4.5e-3])
+
+
+def finite_difference(network, knobs, objective, h=1e-8):
+    x = knobs.vector()
+    g = np.zeros(9)
+    for i in range(9):
+        e = np.zeros(9)
+        e[i] = h
+        up, down = (loss(network, forward(network, Knobs.from_vector(x + s * e), INPUTS),
+                         LABELS, objective) for s in (1, -1))
+        g[i] = (up - down) / (2 * h)
+    return g
+
+
+def relative_error(a, b):
+    return np.abs(a - b) / np.maximum(np.abs(b), 1e-3 * np.abs(b).max())
+
+
+@pytest.mark.parametrize("network", [NET, varied_network(NET, np.random.default_rng(3))],
+                         ids=["nominal", "varied"])
+@pytest.mark.parametrize("objective", [Objective(), Objective(drive_limit=4.7e-3)],
+                         ids=["loss", "loss+drive-penalty"])
+def test_gradient_matches_central_differences(network, objective):
+    act = forward(network, KNOBS, INPUTS)
+    if network is NET:  # every neuron crosses its threshold somewhere: kinks are present
+        on = act.neuron_currents > np.array([p.threshold_current for p in network.neurons])
+        assert np.all(on.any(axis=0)) and not np.any(on.all(axis=0))
+    g = loss_and_gradient(network, KNOBS, INPUTS, LABELS, objective=objective)
+    assert g.loss == pytest.approx(loss(network, act, LABELS, objective))
+    fd = finite_difference(network, KNOBS, objective)
+    assert np.all(relative_error(g.vector(), fd) < 1e-4), (g.vector(), fd)
+
+
+def test_backward_takes_sensitivities_of_every_neuron():
+    weights = RNG.normal(size=(len(INPUTS), 3))
+    act = forward(NET, KNOBS, INPUTS)
+    g = backward(NET, KNOBS, INPUTS, act, weights)
+    x, h = KNOBS.vector(), 1e-8
+    for i in range(9):
+        e = np.zeros(9)
+        e[i] = h
+        up, down = (np.sum(weights * forward(NET, Knobs.from_vector(x + s * e), INPUTS)
+                           .neuron_currents) for s in (1, -1))
+        assert g[i] == pytest.approx((up - down) / (2 * h), rel=1e-4, abs=1e-9)
+
+
+def test_population_gradients_are_those_of_each_setting():
+    pop = Knobs(RNG.uniform(-3e-3, 3e-3, (3, 6)), RNG.uniform(4e-3, 6e-3, (3, 3)))
+    g = loss_and_gradient(NET, pop, INPUTS, LABELS)
+    assert g.vector().shape == (3, 9) and np.shape(g.loss) == (3,)
+    for i in range(3):
+        one = loss_and_gradient(NET, pop[i], INPUTS, LABELS)
+        np.testing.assert_allclose(g.vector()[i], one.vector(), rtol=1e-9)
+        assert g.loss[i] == pytest.approx(one.loss, rel=1e-12)
+
+
+def test_gradient_at_measured_activations():
+    # Measured on the model itself: the ordinary gradient.
+    own = forward(NET, KNOBS, INPUTS).chain_voltages
+    np.testing.assert_allclose(gradient_at_measured(NET, KNOBS, INPUTS, LABELS, own).vector(),
+                               loss_and_gradient(NET, KNOBS, INPUTS, LABELS).vector(),
+                               rtol=1e-12)
+    # Measured on another chip: loss and local derivatives come from the measurement.
+    bench = varied_network(NET, np.random.default_rng(5), 0.03)
+    measured = forward(bench, KNOBS, INPUTS).chain_voltages
+    pat = gradient_at_measured(NET, KNOBS, INPUTS, LABELS, measured)
+    act = activations_from_chain_voltages(NET, KNOBS, measured)
+    assert pat.loss == pytest.approx(loss(NET, act, LABELS))
+    sens = loss_sensitivity(NET, act, LABELS)
+    assert pat.bias_currents[2] == pytest.approx(sens[:, 2].sum())
+    np.testing.assert_allclose(pat.vector(), backward(NET, KNOBS, INPUTS, act, sens),
+                               rtol=1e-12)
+    model = loss_and_gradient(NET, KNOBS, INPUTS, LABELS)
+    assert not np.allclose(pat.vector(), model.vector(), rtol=1e-2)
