@@ -12,7 +12,7 @@ dataset at once; ``emit("progress", percent)`` drives the progress bar.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -74,6 +74,22 @@ class LabProcedure(Procedure):
     def progress(self, done: int, total: int) -> None:
         """Report ``done`` of ``total`` steps."""
         self.emit("progress", 100.0 * done / max(total, 1))
+
+    def field_loop(self, coil: Any, up: np.ndarray, settle_time: float
+                   ) -> Iterator[tuple[int, float]]:
+        """Set ``coil`` to each field of ``up`` (T) then back down, waiting ``settle_time``
+        (s) at each; yields (branch, field) with branch +1 up, -1 down, and reports
+        progress after each. Stops early when the run is asked to stop."""
+        total, done = 2 * len(up), 0
+        for branch, fields in ((1, up), (-1, up[::-1])):
+            for b in fields:
+                if self.should_stop():
+                    return
+                coil.field(float(b))
+                self.station.clock.sleep(settle_time)
+                yield branch, float(b)
+                done += 1
+                self.progress(done, total)
 
     def analyse(self, data: Mapping[str, np.ndarray]) -> dict[str, Any]:
         """Fits of the recorded data (SI units, JSON-serialisable); none by default."""

@@ -76,20 +76,10 @@ class FieldCalibration(LabProcedure):
         """Up branch, down branch; one row per point; ends at 0 A."""
         assert self._coil is not None, "startup() first"
         coil, clock = self._coil, self.station.clock
-        up = self.fields()
-        total, done = 2 * up.size, 0
-        for branch, fields in ((UP, up), (DOWN, up[::-1])):
-            for b in fields:
-                if self.should_stop():
-                    break
-                coil.field(float(b))
-                clock.sleep(self.settle_time)
-                current = float(coil.supply_current())
-                field = float(self._gaussmeter.field())
-                self.emit("results", {"supply_current": current, "field": field,
-                                      "branch": float(branch)})
-                done += 1
-                self.progress(done, total)
+        for branch, _ in self.field_loop(coil, self.fields(), self.settle_time):
+            self.emit("results", {"supply_current": float(coil.supply_current()),
+                                  "field": float(self._gaussmeter.field()),
+                                  "branch": float(branch)})
         coil.to_zero()
         clock.sleep(self.settle_time)
 

@@ -98,21 +98,11 @@ class ResistanceLoop(LabProcedure):
         """Up branch, down branch; one row per field; ends at 0 A in coil and junction."""
         assert self._coil is not None and self._source is not None, "startup() first"
         coil, clock = self._coil, self.station.clock
-        up = self.fields()
-        total, done = 2 * up.size, 0
-        for branch, fields in ((UP, up), (DOWN, up[::-1])):
-            for b in fields:
-                if self.should_stop():
-                    break
-                coil.field(float(b))
-                clock.sleep(self.settle_time)
-                measured = float(self._gauss.field()) if self._gauss is not None \
-                    else math.nan
-                resistance = self._read_voltage() / self.current
-                self.emit("results", {"field": float(b), "field_measured": measured,
-                                      "resistance": resistance, "branch": float(branch)})
-                done += 1
-                self.progress(done, total)
+        for branch, b in self.field_loop(coil, self.fields(), self.settle_time):
+            measured = float(self._gauss.field()) if self._gauss is not None else math.nan
+            resistance = self._read_voltage() / self.current
+            self.emit("results", {"field": b, "field_measured": measured,
+                                  "resistance": resistance, "branch": float(branch)})
         self._source.current(0.0)
         coil.to_zero()
         clock.sleep(self.settle_time)
