@@ -56,9 +56,10 @@ class Activations:
     of the knobs."""
 
     chain_voltages: np.ndarray  #: DC voltages of chains A, B, O, V
-    neuron_currents: np.ndarray  #: drive currents of N1, N2, NO, A
+    neuron_currents: np.ndarray  #: drive currents of N1, N2, NO (after the clamp), A
     emitted_powers: np.ndarray  #: emitted power at each neuron (before any gain), W
     frequencies: np.ndarray  #: emission frequencies (meaningful where emitting), Hz
+    drives: np.ndarray  #: what the drive stages are asked for, b + g_m V (before the clamp), A
 
     @property
     def output_power(self) -> np.ndarray:
@@ -171,24 +172,40 @@ def neuron_response(p: OscillatorParams, current: ArrayLike, field: float = 0.0
 # ------------------------------------------------------------------------ forward
 
 
-def forward(network: Network, knobs: Knobs, inputs: ArrayLike) -> Activations:
+def forward(network: Network, knobs: Knobs, inputs: ArrayLike,
+            probe: tuple[float, float] | None = None) -> Activations:
     """Forward pass for input powers ``inputs`` (N, 2), W, at the network's input
-    frequencies."""
+    frequencies. ``probe`` (frequency in Hz, power in W) adds a tone at the combiner,
+    reaching the output chain beside the hidden neurons' emission (the bench's port for
+    calibrating the output synapses)."""
     p_in = as_inputs(inputs)
     dev = _devices(network)
     c, b = knobs.control_currents, knobs.bias_currents
     f_in = np.asarray(network.input_frequencies, dtype=float)
     hidden = _tuned(dev.hidden_synapses, dev.hidden_lines, c[..., :4], network.field)
     v_h = _chains(_synapse_voltages(hidden, f_in, p_in))
-    i_h = b[..., None, :2] + network.hidden_transconductance * v_h
+    d_h = b[..., None, :2] + network.hidden_transconductance * v_h
+    i_h = clamp(network, d_h)
     p_h, f_h = neuron_response(dev.hidden_neurons, i_h, network.field)
     output = _tuned(dev.output_synapses, dev.output_lines, c[..., 4:], network.field)
-    v_o = _chains(_synapse_voltages(output, f_h[..., None, :, :],
-                                    network.rf_gain * p_h[..., None, :, :]))
-    i_o = b[..., None, 2:] + network.output_transconductance * v_o
+    tones_f, tones_p = f_h, network.rf_gain * p_h
+    if probe is not None:
+        tones_f = np.concatenate([f_h, np.full(f_h.shape[:-1] + (1,), float(probe[0]))], -1)
+        tones_p = np.concatenate([tones_p, np.full(f_h.shape[:-1] + (1,), float(probe[1]))],
+                                 -1)
+    v_o = _chains(_synapse_voltages(output, tones_f[..., None, :, :],
+                                    tones_p[..., None, :, :]))
+    d_o = b[..., None, 2:] + network.output_transconductance * v_o
+    i_o = clamp(network, d_o)
     p_o, f_o = neuron_response(network.output_neuron, i_o, network.field)
     return Activations(*(np.concatenate(pair, axis=-1) for pair in (
-        (v_h, v_o), (i_h, i_o), (p_h, p_o), (f_h, f_o))))
+        (v_h, v_o), (i_h, i_o), (p_h, p_o), (f_h, f_o), (d_h, d_o))))
+
+
+def clamp(network: Network, drives: ArrayLike) -> np.ndarray:
+    """Neuron currents (A) that drive stages asked for ``drives`` (A) deliver: clipped to
+    +-``Network.drive_limit``."""
+    return np.clip(drives, -network.drive_limit, network.drive_limit)
 
 
 def _transconductances(network: Network) -> np.ndarray:
@@ -200,19 +217,21 @@ def activations_from_chain_voltages(network: Network, knobs: Knobs,
     """Activations implied by chain voltages (N, 3) in V, e.g. measured on a bench:
     neuron drive I = b + g_m V, emission and frequency from the oscillator model."""
     v = np.asarray(chain_voltages, dtype=float)
-    currents = knobs.bias_currents[..., None, :] + _transconductances(network) * v
+    drives = knobs.bias_currents[..., None, :] + _transconductances(network) * v
+    currents = clamp(network, drives)
     powers, freqs = neuron_response(_devices(network).neurons, currents, network.field)
-    return Activations(v, currents, powers, freqs)
+    return Activations(v, currents, powers, freqs, drives)
 
 
 def activations_from_neuron_currents(network: Network, knobs: Knobs,
                                      neuron_currents: ArrayLike) -> Activations:
     """Activations implied by neuron drive currents (N, 3) in A, e.g. measured on a bench:
-    chain voltages V = (I - b) / g_m, emission and frequency from the oscillator model."""
+    chain voltages V = (I - b) / g_m (currents below the clamp), emission and frequency
+    from the oscillator model."""
     i = np.asarray(neuron_currents, dtype=float)
     v = (i - knobs.bias_currents[..., None, :]) / _transconductances(network)
     powers, freqs = neuron_response(_devices(network).neurons, i, network.field)
-    return Activations(v, i, powers, freqs)
+    return Activations(v, i, powers, freqs, i)
 
 
 # ------------------------------------------------------------------------ class and loss
@@ -269,7 +288,7 @@ def loss(network: Network, activations: Activations, labels: ArrayLike,
     y = _signs(labels)
     t = objective.temperature
     logistic = np.logaddexp(0.0, -y * score(network, activations) / t)
-    excess = np.maximum(np.abs(activations.neuron_currents) - objective.drive_limit, 0.0) / t
+    excess = np.maximum(np.abs(activations.drives) - objective.drive_limit, 0.0) / t
     per_example = logistic + objective.limit_weight * np.sum(excess**2, axis=-1)
     mean = np.mean(per_example, axis=-1)
     return float(mean) if mean.ndim == 0 else mean
@@ -277,17 +296,22 @@ def loss(network: Network, activations: Activations, labels: ArrayLike,
 
 def loss_sensitivity(network: Network, activations: Activations, labels: ArrayLike,
                      objective: Objective = DEFAULT_OBJECTIVE) -> np.ndarray:
-    """(..., N, 3) derivative of the mean loss with respect to the drive currents of N1,
-    N2 and NO, 1/A."""
+    """(..., N, 3) derivative of the mean loss with respect to what the drive stages of
+    N1, N2 and NO are asked for (b + g_m V), 1/A."""
     y = _signs(labels)
     t = objective.temperature
     m = y * score(network, activations) / t
     sig = 0.5 * (1.0 - np.tanh(0.5 * m))  # sigma(-m), without overflow
-    i = activations.neuron_currents
-    excess = np.maximum(np.abs(i) - objective.drive_limit, 0.0) / t
-    sens = 2.0 * objective.limit_weight * np.sign(i) * excess / t
-    sens[..., 2] -= y * sig / t
+    d = activations.drives
+    excess = np.maximum(np.abs(d) - objective.drive_limit, 0.0) / t
+    sens = 2.0 * objective.limit_weight * np.sign(d) * excess / t
+    sens[..., 2] -= y * sig / t * _unclamped(network, d[..., 2])
     return sens / len(y)
+
+
+def _unclamped(network: Network, drives: np.ndarray) -> np.ndarray:
+    """1 where a drive stage passes its drive on (below its clamp), else 0."""
+    return (np.abs(drives) < network.drive_limit).astype(float)
 
 
 # ------------------------------------------------------------------------ gradients
@@ -332,9 +356,10 @@ def _emission_slope(p: OscillatorParams, current: np.ndarray) -> np.ndarray:
 def backward(network: Network, knobs: Knobs, inputs: ArrayLike, activations: Activations,
              d_currents: ArrayLike) -> np.ndarray:
     """Vector-Jacobian product: the gradient (..., 9), in ``Knobs.vector`` order and 1/A
-    per unit of g, of sum_n sum_j g_nj I_nj, for g = ``d_currents`` (..., N, 3) (e.g.
-    ``loss_sensitivity``). Every local derivative is evaluated at ``activations``: the
-    model's own, or those measured on a bench."""
+    per unit of g, of sum_n sum_j g_nj d_nj, for g = ``d_currents`` (..., N, 3) (e.g.
+    ``loss_sensitivity``) and d the drives asked of the neurons' drive stages. Every local
+    derivative is evaluated at ``activations``: the model's own, or those measured on a
+    bench."""
     p_in = as_inputs(inputs)
     g_i = np.asarray(d_currents, dtype=float)
     dev = _devices(network)
@@ -357,7 +382,8 @@ def backward(network: Network, knobs: Knobs, inputs: ArrayLike, activations: Act
     hn = dev.hidden_neurons
     slope = _emission_slope(hn, activations.neuron_currents[..., :2])
     g_ih = g_i[..., :2] + g_vo[..., None] * (dvo_dp * network.rf_gain * slope
-                                             + dvo_df * hn.current_tuning)
+                                             + dvo_df * hn.current_tuning) * _unclamped(
+        network, activations.drives[..., :2])
     grad[..., 6:8] = g_ih.sum(axis=-2)
 
     # Hidden chains: tones at fixed frequencies, so only the resonances move.

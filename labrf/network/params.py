@@ -46,6 +46,10 @@ class Network:
     output_transconductance: float = 100.0  #: g_m from the output chain to NO, A/V
     rf_gain: float = 30.0  #: power gain from N1, N2 to the output chain (linear, W/W)
     detection_power: float = 1e-9  #: output power above which NO counts as emitting, W
+    #: output-current limit of each neuron's drive stage (bias + g_m V, summed and
+    #: clamped there), A: the junctions' current limit, which keeps a neuron below
+    #: breakdown whatever the knobs and inputs
+    drive_limit: float = 6e-3
     field: float = 0.0  #: out-of-plane field on every junction, T
 
     def __post_init__(self) -> None:

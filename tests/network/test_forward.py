@@ -1,5 +1,8 @@
 """Forward pass: shapes and the device physics of physics.md, wired as in instruments.md."""
 
+import math
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -18,6 +21,8 @@ from labrf.physics.oscillator import emitted_power, frequency
 from labrf.physics.spin_diode import rectified_voltage
 
 NET = nominal_network()
+#: The nominal network without its drive-stage clamp, to check the bare formulas.
+FREE = replace(NET, drive_limit=math.inf)
 RNG = np.random.default_rng(0)
 INPUTS = RNG.uniform(0, 3e-6, size=(50, 2))
 
@@ -103,9 +108,9 @@ def test_neurons_emit_only_above_threshold_and_their_frequency_follows_the_drive
 
 def test_class_is_emission_and_score_is_its_drive_margin():
     k = knobs(RNG.uniform(-3e-3, 3e-3, 6), (5.2e-3, 4.8e-3, 4.0e-3))
-    act = forward(NET, k, INPUTS)
-    s = score(NET, act)
-    assert np.array_equal(predict(NET, act), s > 0)
+    act = forward(FREE, k, INPUTS)
+    s = score(FREE, act)
+    assert np.array_equal(predict(FREE, act), s > 0)
     assert s.max() > 0 and s.min() < 0
     i_on = onset_current(NET.output_neuron, NET.detection_power)
     assert emitted_power(NET.output_neuron, i_on) == pytest.approx(NET.detection_power)
@@ -113,9 +118,31 @@ def test_class_is_emission_and_score_is_its_drive_margin():
 
 def test_activations_from_measured_chain_voltages_reproduce_the_forward_pass():
     k = knobs(RNG.uniform(-3e-3, 3e-3, 6))
-    act = forward(NET, k, INPUTS)
-    for again in (activations_from_chain_voltages(NET, k, act.chain_voltages),
-                  activations_from_neuron_currents(NET, k, act.neuron_currents)):
+    act = forward(FREE, k, INPUTS)
+    for again in (activations_from_chain_voltages(FREE, k, act.chain_voltages),
+                  activations_from_neuron_currents(FREE, k, act.neuron_currents)):
         for name in ("chain_voltages", "neuron_currents", "emitted_powers", "frequencies"):
             np.testing.assert_allclose(getattr(again, name), getattr(act, name), rtol=1e-9,
                                        atol=1e-15)
+
+
+def test_drive_stages_clamp_every_neuron_at_the_drive_limit():
+    k = knobs(RNG.uniform(-3e-3, 3e-3, 6), (5.2e-3, 4.8e-3, 4.0e-3))
+    act = forward(NET, k, INPUTS * 3)
+    assert np.abs(act.drives).max() > 2 * NET.drive_limit  # asked for far more
+    assert np.abs(act.neuron_currents).max() == NET.drive_limit
+    np.testing.assert_array_equal(act.neuron_currents,
+                                  np.clip(act.drives, -NET.drive_limit, NET.drive_limit))
+    again = activations_from_chain_voltages(NET, k, act.chain_voltages)
+    np.testing.assert_allclose(again.neuron_currents, act.neuron_currents, rtol=1e-12)
+
+
+def test_a_probe_tone_reaches_the_output_chain_alone_when_the_neurons_are_silent():
+    controls = np.array([0, 0, 0, 0, 1e-3, -2e-3])
+    k = knobs(controls, (0.0, 0.0, 0.0))
+    for f in (280e6, 305e6, 330e6):
+        act = forward(NET, k, np.zeros((1, 2)), probe=(f, 1e-6))
+        want = chain_voltage(NET.output_synapses, controls[4:], [f], [[1e-6]])
+        np.testing.assert_allclose(act.chain_voltages[:, 2], want, rtol=1e-12)
+        np.testing.assert_array_equal(act.chain_voltages[:, :2], 0.0)
+    assert forward(NET, k, np.zeros((1, 2))).chain_voltages[0, 2] == 0.0

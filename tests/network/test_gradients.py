@@ -66,7 +66,7 @@ def test_backward_takes_sensitivities_of_every_neuron():
         e = np.zeros(9)
         e[i] = h
         up, down = (np.sum(weights * forward(NET, Knobs.from_vector(x + s * e), INPUTS)
-                           .neuron_currents) for s in (1, -1))
+                           .drives) for s in (1, -1))
         assert g[i] == pytest.approx((up - down) / (2 * h), rel=1e-4, abs=1e-9)
 
 
