@@ -13,8 +13,18 @@ A station file is a QCoDeS station YAML (``instruments:`` with addresses) plus a
           mtj:    {kind: mtj, field_from: magnet, spin_diode: {resonance: 250 MHz}}
           amp:    {kind: amplifier, input: mtj, gain: 30 dB}
           magnet: {kind: coil, field_per_current: 25 mT/A}
+          chip:   {kind: network, synapses: {A1: {resonance: 238 MHz}}}
         instruments:
           nanovoltmeter: {model: keithley2182a, input: mtj, terminator: "\\r"}
+          chain_a:       {model: keithley2182a, input: chip.A, terminator: "\\r"}
+
+A ``network`` device (the nine-junction chip of ``labrf.network``) is wired through its
+terminals, ``<name>.<terminal>`` (``NETWORK_TERMINALS``): ``chip.input`` takes the two RF
+sources (through the splitter), ``chip.A1`` ... ``chip.O2`` the synapses' control field
+lines, ``chip.N1``, ``chip.N2``, ``chip.NO`` the neurons' bias sources (and their emission
+feeds an amplifier or analyzer), ``chip.A``, ``chip.B``, ``chip.O`` the chains' DC
+voltages (for voltmeters), ``chip.probe`` an RF source that calibrates the output
+synapses, ``chip.monitor`` an analyzer watching the hidden neurons at the combiner.
 
 Every error names the file, the key and what would be valid.
 """
@@ -30,8 +40,9 @@ from typing import Any
 import yaml
 
 from labrf.errors import ConfigError, UnitError
+from labrf.network import NEURON_NAMES, SYNAPSE_NAMES, Network, nominal_network
 from labrf.physics import CoilParams, JunctionParams, OscillatorParams, SpinDiodeParams
-from labrf.units import to_si
+from labrf.units import db_to_ratio, to_si
 
 # key: (unit for labrf.units.to_si, lowest, highest) -- the physically sensible range
 _SPIN_DIODE = {
@@ -72,7 +83,31 @@ _AMPLIFIER = {
     "gain": ("dB", -100.0, 100.0),
     "noise_figure": ("dB", 0.0, 50.0),
 }
-DEVICE_KINDS = ("mtj", "amplifier", "coil")
+_NETWORK = {
+    "hidden_transconductance": ("A/V", -1e4, 1e4),
+    "output_transconductance": ("A/V", -1e4, 1e4),
+    "rf_gain": ("dB", -100.0, 100.0),
+    "detection_power": ("W", 1e-15, 1e-3),
+    "drive_limit": ("A", 1e-4, 0.1),
+    "line_resistance": ("ohm", 1e-3, 1e6),
+    "bias_resistance": ("ohm", 1e-3, 1e6),
+    "monitor_coupling": ("dB", -100.0, 0.0),
+}
+DEVICE_KINDS = ("mtj", "amplifier", "coil", "network")
+#: Terminals of a network device and their kinds: ``rf_input`` (RF sources, through the
+#: splitter), ``probe`` (an RF source injecting into the output chain through the
+#: combiner's coupled port, to calibrate the output synapses), ``monitor`` (the combiner's
+#: other coupled port, where an analyzer sees N1 and N2), ``control_line`` (a synapse's
+#: field line), ``neuron`` (a neuron's bias input and emission), ``chain`` (a chain's DC
+#: voltage).
+NETWORK_TERMINALS: dict[str, str] = {
+    "input": "rf_input", "probe": "probe", "monitor": "monitor",
+    **{name: "control_line" for name in SYNAPSE_NAMES},
+    **{name: "neuron" for name in NEURON_NAMES},
+    "A": "chain", "B": "chain", "O": "chain",
+}
+#: RF sources a network's ``input`` takes (f1 and f2).
+NETWORK_INPUTS = 2
 
 
 @dataclass(frozen=True)
@@ -107,7 +142,20 @@ class CoilConfig:
     kind: str = "coil"
 
 
-DeviceConfig = MtjConfig | AmplifierConfig | CoilConfig
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The nine-junction two-layer network of ``labrf.network`` (nominal devices as
+    configured, before any variability), wired through its terminals."""
+
+    name: str
+    network: Network
+    line_resistance: float = 20.0  #: ohm, each synapse's control field line
+    bias_resistance: float = 100.0  #: ohm, each neuron drive stage's bias input
+    monitor_coupling: float = -20.0  #: dB, combiner to its monitor port
+    kind: str = "network"
+
+
+DeviceConfig = MtjConfig | AmplifierConfig | CoilConfig | NetworkConfig
 
 
 @dataclass(frozen=True)
@@ -173,11 +221,20 @@ class _Reader:
                   for name, v in data.items()}
         return cls(**{**extra, **values})
 
+    def overrides(self, data: Any, key: str, spec: dict[str, tuple[str, float, float]],
+                  base: Any) -> Any:
+        """``base`` (a physics dataclass) with the quantities of mapping ``data`` replaced."""
+        data = self.mapping(data, key)
+        self.only(data, key, list(spec))
+        return dataclasses.replace(base, **{name: self.quantity(v, f"{key}.{name}", *spec[name])
+                                            for name, v in data.items()})
+
     def name_ref(self, value: Any, key: str, targets: dict[str, Any], kinds: tuple[str, ...]
                  ) -> str:
         valid = [n for n, d in targets.items() if getattr(d, "kind", d) in kinds]
         if value not in valid:
-            raise self.fail(key, f"{value!r} is not a device of kind {'/'.join(kinds)}; "
+            raise self.fail(key, f"{value!r} is not a device or terminal of kind "
+                                 f"{'/'.join(kinds)}; "
                                  f"valid: {', '.join(valid) or 'none defined'}")
         return value
 
@@ -214,6 +271,14 @@ def parse_simulation(section: Any, addresses: dict[str, str], file: str | None =
             raise r.fail(f"{root}.devices.{name}.kind",
                          f"{kind!r} is not a device kind; valid: {', '.join(DEVICE_KINDS)}")
         kinds[name] = kind
+    for name, kind in list(kinds.items()):
+        if kind == "network":
+            for terminal, terminal_kind in NETWORK_TERMINALS.items():
+                if f"{name}.{terminal}" in kinds:
+                    raise r.fail(f"{root}.devices.{name}.{terminal}",
+                                 f"a device is named '{name}.{terminal}', which is a terminal "
+                                 f"of network '{name}'; rename it")
+                kinds[f"{name}.{terminal}"] = terminal_kind
     devices: dict[str, DeviceConfig] = {}
     for name, dev in raw_devices.items():
         key = f"{root}.devices.{name}"
@@ -231,10 +296,12 @@ def parse_simulation(section: Any, addresses: dict[str, str], file: str | None =
             devices[name] = MtjConfig(name, diode, osc, junction, coil)
         elif kinds[name] == "amplifier":
             r.only(dev, key, ["kind", "input", *_AMPLIFIER])
-            source = r.name_ref(dev.get("input"), f"{key}.input", kinds, ("mtj",))
+            source = r.name_ref(dev.get("input"), f"{key}.input", kinds, ("mtj", "neuron"))
             values = {k: r.quantity(dev[k], f"{key}.{k}", *_AMPLIFIER[k])
                       for k in _AMPLIFIER if k in dev}
             devices[name] = AmplifierConfig(name, source, **values)
+        elif kinds[name] == "network":
+            devices[name] = _network(r, name, dev, key)
         else:
             r.only(dev, key, ["kind", *_COIL])
             devices[name] = CoilConfig(name, r.params(
@@ -263,6 +330,21 @@ def parse_simulation(section: Any, addresses: dict[str, str], file: str | None =
             raise r.fail(f"{key}.terminator", f"{terminator!r} is not one of '\\n', '\\r', "
                                               "'\\r\\n'")
         instruments[name] = InstrumentConfig(name, model, address.strip(), wiring, terminator)
+    for name, dev in devices.items():
+        if isinstance(dev, NetworkConfig):
+            sources = [inst.name for inst in instruments.values()
+                       if f"{name}.input" in inst.wiring.values()]
+            probes = [inst.name for inst in instruments.values()
+                      if f"{name}.probe" in inst.wiring.values()]
+            if len(probes) > 1:
+                raise r.fail(f"{root}.instruments.{probes[-1]}.output",
+                             f"{name}.probe takes one RF source; it already has {probes[0]}")
+            if len(sources) > NETWORK_INPUTS:
+                port = next(p for p, v in instruments[sources[-1]].wiring.items()
+                            if v == f"{name}.input")
+                raise r.fail(f"{root}.instruments.{sources[-1]}.{port}",
+                             f"a network takes {NETWORK_INPUTS} RF inputs; {name}.input "
+                             f"already has {', '.join(sources[:NETWORK_INPUTS])}")
     seen: dict[str, str] = {}
     for inst in instruments.values():
         canonical = inst.address.upper()
@@ -271,6 +353,31 @@ def parse_simulation(section: Any, addresses: dict[str, str], file: str | None =
                          f"{inst.address} is already used by '{seen[canonical]}'")
         seen[canonical] = inst.name
     return SimulationConfig(int(seed), line, noise, variability, devices, instruments, file)
+
+
+def _network(r: _Reader, name: str, dev: dict[str, Any], key: str) -> NetworkConfig:
+    """A network device: ``nominal_network`` with the configured devices and wiring."""
+    r.only(dev, key, ["kind", *_NETWORK, "synapses", "neurons"])
+    base = nominal_network()
+    synapses = dict(zip(SYNAPSE_NAMES, base.synapses, strict=True))
+    neurons = dict(zip(NEURON_NAMES, base.neurons, strict=True))
+    for group, params, spec in (("synapses", synapses, _SPIN_DIODE),
+                                ("neurons", neurons, _OSCILLATOR)):
+        given = r.mapping(dev.get(group), f"{key}.{group}")
+        r.only(given, f"{key}.{group}", list(params))
+        for junction, values in given.items():
+            params[junction] = r.overrides(values, f"{key}.{group}.{junction}", spec,
+                                           params[junction])
+    values = {k: r.quantity(dev[k], f"{key}.{k}", *_NETWORK[k]) for k in _NETWORK if k in dev}
+    wiring = {k: values.pop(k) for k in ("line_resistance", "bias_resistance",
+                                         "monitor_coupling") if k in values}
+    if "rf_gain" in values:
+        values["rf_gain"] = float(db_to_ratio(values["rf_gain"]))
+    syn = tuple(synapses.values())
+    network = dataclasses.replace(base, hidden_synapses=syn[:4], output_synapses=syn[4:],
+                                  hidden_neurons=(neurons["N1"], neurons["N2"]),
+                                  output_neuron=neurons["NO"], **values)
+    return NetworkConfig(name, network, **wiring)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -6,6 +6,11 @@ changes, so a junction breaks down at the instant a limit is crossed. Meters pul
 they read (``junction_reading``, ``spectrum``, ``coil_reading``, ``field_at_probe``) at
 their own instrument time. All quantities are SI; all randomness comes from
 ``rng(component)``, a stable child stream of the world's seed per component name.
+
+A ``network`` device is the nine-junction chip of ``labrf.network``, evaluated by
+``labrf.network.forward`` (the one model of it): its knobs are the currents the DC sources
+drive through its control lines and neuron bias inputs, its inputs the RF sources wired to
+its ``input``, and its meters read chain voltages and neuron emission.
 """
 
 from __future__ import annotations
@@ -20,15 +25,28 @@ import numpy as np
 
 from labrf.clock import Clock, VirtualClock
 from labrf.errors import SimulationError
+from labrf.network import (
+    NEURON_NAMES,
+    SYNAPSE_NAMES,
+    Activations,
+    Knobs,
+    Network,
+    forward,
+    predict,
+    varied_network,
+)
 from labrf.physics import coil as coil_model
 from labrf.physics import junction as junction_model
 from labrf.physics import oscillator as osc_model
 from labrf.physics import spin_diode as diode_model
 from labrf.physics.hysteresis import play
 from labrf.sim.config import (
+    NETWORK_INPUTS,
+    NETWORK_TERMINALS,
     AmplifierConfig,
     CoilConfig,
     MtjConfig,
+    NetworkConfig,
     SimulationConfig,
     describe_params,
 )
@@ -127,6 +145,35 @@ class _JunctionState:
         self.broken_at: float | None = None
 
 
+@dataclass(frozen=True)
+class NetworkPass:
+    """One evaluation of a network device: what its sources drive and what it does."""
+
+    knobs: Knobs  #: control-line and bias currents, A
+    input_frequencies: tuple[float, float]  #: f1, f2 of the RF inputs, Hz
+    inputs: np.ndarray  #: (1, 2) RF powers at the chip, W
+    activations: Activations  #: the forward pass, one example
+
+
+class _NetworkState:
+    """A network chip (varied if the world has variability), its RF sources and its last
+    forward pass, kept until a drive changes.
+
+    Neurons need no breakdown model: each drive stage clamps its output current at
+    ``Network.drive_limit`` (inside ``labrf.network.forward``), which keeps them below
+    breakdown whatever the knobs and inputs.
+    """
+
+    def __init__(self, config: NetworkConfig, network: Network, rf_sources: list[str],
+                 probe: str | None = None) -> None:
+        self.config = config
+        self.network = network
+        self.rf_sources = rf_sources
+        self.probe = probe  #: the RF source on the combiner's probe port, if any
+        self.version = -1
+        self.last: NetworkPass | None = None
+
+
 class World:
     """Devices, wiring and time of one simulated bench."""
 
@@ -141,14 +188,21 @@ class World:
         self.junctions: dict[str, _JunctionState] = {}
         self.coils: dict[str, _CoilState] = {}
         self.amplifiers: dict[str, AmplifierConfig] = {}
+        self.networks: dict[str, _NetworkState] = {}
+        self.wiring = {name: inst.wiring for name, inst in config.instruments.items()}
         for name, dev in config.devices.items():
             if isinstance(dev, MtjConfig):
                 self.junctions[name] = _JunctionState(self._vary(dev))
             elif isinstance(dev, CoilConfig):
                 self.coils[name] = _CoilState(dev, t)
+            elif isinstance(dev, NetworkConfig):
+                self.networks[name] = self._network_state(dev)
             else:
                 self.amplifiers[name] = dev
-        self.wiring = {name: inst.wiring for name, inst in config.instruments.items()}
+        #: wiring target -> (network, terminal) for every network terminal
+        self._terminals = {f"{name}.{terminal}": (name, terminal)
+                           for name in self.networks for terminal in NETWORK_TERMINALS}
+        self._version = 0  #: bumped by every drive; a network's last pass is kept till then
         self._rf: dict[str, RfOutput] = {}
         self._dc: dict[str, _DcDrive] = {}
         self._coil_drive: dict[str, float] = {}
@@ -183,6 +237,22 @@ class World:
         junction = replace(dev.junction, resistance=dev.junction.resistance * f())
         return replace(dev, spin_diode=diode, oscillator=osc, junction=junction)
 
+    def _network_state(self, dev: NetworkConfig) -> _NetworkState:
+        """A network's state: its chip varied with the world's variability (the same seed
+        gives the same chip), the RF sources on its input in instrument order."""
+        sources = [inst for inst, ports in self.wiring.items()
+                   if f"{dev.name}.input" in ports.values()]
+        if len(sources) > NETWORK_INPUTS:
+            raise SimulationError(f"a network takes {NETWORK_INPUTS} RF inputs; "
+                                  f"{dev.name}.input has {', '.join(sources)}")
+        sigma = self.config.variability
+        network = dev.network if sigma == 0 else varied_network(
+            dev.network, self.rng(f"{dev.name}/variability"), sigma)
+        probes = [inst for inst, ports in self.wiring.items()
+                  if f"{dev.name}.probe" in ports.values()]
+        return _NetworkState(dev, replace(network, field=0.0), sources,
+                             probes[0] if probes else None)
+
     def _port(self, instrument: str, port: str) -> str:
         try:
             return self.wiring[instrument][port]
@@ -204,6 +274,7 @@ class World:
     def drive_rf(self, instrument: str, t: float, frequency: float, power: float) -> None:
         """An RF source now outputs ``power`` W at ``frequency`` Hz (0 W when off)."""
         self._rf[instrument] = RfOutput(float(frequency), max(float(power), 0.0), t)
+        self._version += 1
         self.drives.append(Drive(t, instrument, "rf", power > 0, "cw", max(float(power), 0.0),
                                  float(frequency)))
         self._check_breakdown(t)
@@ -223,6 +294,7 @@ class World:
         if mode not in ("current", "voltage"):
             raise SimulationError(f"drive mode '{mode}' is not 'current' or 'voltage'")
         self._dc[instrument] = _DcDrive(bool(on), mode, float(level), abs(float(compliance)))
+        self._version += 1
         self.drives.append(Drive(t, instrument, "dc", bool(on), mode, float(level),
                                  abs(float(compliance))))
         self._check_breakdown(t)
@@ -270,8 +342,13 @@ class World:
 
     def _dc_state(self, j: _JunctionState, r: float) -> tuple[float, float, set[str]]:
         """Current (A), ohmic voltage (V) and the instruments in compliance."""
+        return self._dc_through(j.config.name, r)
+
+    def _dc_through(self, target: str, r: float) -> tuple[float, float, set[str]]:
+        """Current (A) the DC sources wired to ``target`` drive through its ``r`` ohm, the
+        voltage across it (V) and the instruments in compliance."""
         drives = {inst: self._dc[inst] for inst, ports in self.wiring.items()
-                  if ports.get("output") == j.config.name and inst in self._dc
+                  if ports.get("output") == target and inst in self._dc
                   and self._dc[inst].on}
         limited: set[str] = set()
         voltage_sources = {k: d for k, d in drives.items() if d.mode == "voltage"}
@@ -307,8 +384,15 @@ class World:
 
     def junction_reading(self, instrument: str, t: float) -> DcReading:
         """DC voltage across, and current through, the junction wired to ``instrument``:
-        I R plus the rectified spin-diode voltage of every RF tone reaching it."""
+        I R plus the rectified spin-diode voltage of every RF tone reaching it.
+
+        On a network terminal: a chain's DC voltage (no current: read at high impedance);
+        the current through a control line or into a neuron's bias input, and the voltage
+        across its resistance."""
         self._check_breakdown(t)
+        terminal = self._terminal_of(instrument)
+        if terminal is not None:
+            return self._terminal_reading(instrument, *terminal)
         j = self._junction_of(instrument)
         r = self._resistance(j, t)
         current, voltage, limited = self._dc_state(j, r)
@@ -321,6 +405,110 @@ class World:
                 p, freqs, powers, field, current, total_power=powers.sum())))
         return DcReading(voltage, current, instrument in limited)
 
+    def _terminal_of(self, instrument: str) -> tuple[str, str] | None:
+        """(network, terminal) an instrument is wired to, or None."""
+        ports = self.wiring.get(instrument, {})
+        for port in ("input", "output"):
+            if ports.get(port) in self._terminals:
+                return self._terminals[ports[port]]
+        return None
+
+    def _terminal_reading(self, instrument: str, name: str, terminal: str) -> DcReading:
+        """What ``instrument`` reads at ``terminal`` of network ``name`` (V, A)."""
+        state = self.networks[name]
+        kind = NETWORK_TERMINALS[terminal]
+        if kind == "chain":
+            voltages = self._evaluate(state).activations.chain_voltages
+            return DcReading(float(voltages[0, "ABO".index(terminal)]), 0.0)
+        if kind == "rf_input":
+            raise SimulationError(f"instrument '{instrument}' is wired to the RF input of "
+                                  f"network '{name}', which has no DC reading")
+        r = self._terminal_resistance(state, terminal)
+        current, voltage, limited = self._dc_through(f"{name}.{terminal}", r)
+        return DcReading(voltage, current, instrument in limited)
+
+    @staticmethod
+    def _terminal_resistance(state: _NetworkState, terminal: str) -> float:
+        """Resistance (ohm) a DC source sees at a control line or neuron bias input."""
+        if NETWORK_TERMINALS[terminal] == "control_line":
+            return state.config.line_resistance
+        return state.config.bias_resistance
+
+    def _evaluate(self, state: _NetworkState) -> NetworkPass:
+        """The network's forward pass for what the sources drive now (one example); kept
+        until a source changes what it drives."""
+        if state.last is not None and state.version == self._version:
+            return state.last
+        name, network = state.config.name, state.network
+        controls = [self._dc_through(f"{name}.{k}", state.config.line_resistance)[0]
+                    for k in SYNAPSE_NAMES]
+        biases = [self._dc_through(f"{name}.{j}", state.config.bias_resistance)[0]
+                  for j in NEURON_NAMES]
+        freqs, powers = list(network.input_frequencies), [0.0] * NETWORK_INPUTS
+        for k, inst in enumerate(state.rf_sources):
+            if inst in self._rf:
+                freqs[k], powers[k] = self._rf[inst].frequency, self._rf[inst].power
+        knobs = Knobs(np.array(controls), np.array(biases))
+        inputs = np.array([powers])
+        f_in = (float(freqs[0]), float(freqs[1]))
+        probe = None
+        if state.probe is not None and state.probe in self._rf:
+            tone = self._rf[state.probe]
+            probe = (tone.frequency, tone.power)
+        activations = forward(replace(network, input_frequencies=f_in), knobs, inputs, probe)
+        state.last, state.version = NetworkPass(knobs, f_in, inputs, activations), self._version
+        return state.last
+
+    def network(self, name: str) -> Network:
+        """The chip of network device ``name`` as the world evaluates it (varied when the
+        world has variability), with its default input frequencies."""
+        try:
+            return self.networks[name].network
+        except KeyError:
+            raise SimulationError(f"no network device named '{name}'; networks: "
+                                  f"{', '.join(self.networks) or 'none'}") from None
+
+    def network_pass(self, name: str) -> NetworkPass:
+        """What network ``name`` is driven with now and what it does (its forward pass)."""
+        self.network(name)
+        return self._evaluate(self.networks[name])
+
+    def _neuron_of(self, instrument: str
+                   ) -> tuple[tuple[str, tuple[int, ...]] | None, float]:
+        """(network, neuron indices) whose emission reaches an analyzer, directly or
+        through an amplifier (one neuron), or at the combiner's monitor port (N1 and N2);
+        None if none; and the power gain on the way (W/W)."""
+        source = self._port(instrument, "input")
+        gain = 1.0
+        if source in self.amplifiers:
+            amp = self.amplifiers[source]
+            source, gain = amp.input, float(db_to_ratio(amp.gain))
+        if source in self._terminals:
+            name, terminal = self._terminals[source]
+            if NETWORK_TERMINALS[terminal] == "neuron":
+                return (name, (NEURON_NAMES.index(terminal),)), gain
+            if NETWORK_TERMINALS[terminal] == "monitor":
+                state = self.networks[name]
+                return (name, (0, 1)), gain * state.network.rf_gain * float(
+                    db_to_ratio(state.config.monitor_coupling))
+        return None, gain
+
+    def _neuron_spectrum(self, name: str, neurons: tuple[int, ...], gain: float,
+                         freqs: np.ndarray, rbw: float) -> np.ndarray:
+        """Power in W at ``freqs`` (Hz) from ``neurons`` of network ``name``."""
+        state = self.networks[name]
+        act = self._evaluate(state).activations
+        total = np.zeros(np.shape(freqs))
+        for j in neurons:
+            power = float(act.emitted_powers[0, j])
+            if power <= 0:
+                continue
+            current = float(act.neuron_currents[0, j])
+            width = osc_model.linewidth(state.network.neurons[j], current)
+            total += osc_model.line_in_rbw(freqs, power * gain, float(act.frequencies[0, j]),
+                                           width, rbw)
+        return total
+
     def _emitters(self, instrument: str) -> tuple[list[_JunctionState], float]:
         source = self._port(instrument, "input")
         if source in self.amplifiers:
@@ -332,6 +520,9 @@ class World:
         """Power in W that each point of an analyzer's trace receives from emission lines
         (no noise), at RBW ``rbw`` Hz."""
         self._check_breakdown(t)
+        neuron, gain = self._neuron_of(instrument)
+        if neuron is not None:
+            return self._neuron_spectrum(*neuron, gain, freqs, rbw)
         junctions, gain = self._emitters(instrument)
         total = np.zeros(np.shape(freqs))
         for j in junctions:
@@ -392,6 +583,8 @@ class World:
         for name, amp in self.amplifiers.items():
             devices[name] = {"kind": "amplifier", "input": amp.input, "gain_db": amp.gain,
                              "noise_figure_db": amp.noise_figure}
+        for name, state in self.networks.items():
+            devices[name] = self._describe_network(state)
         return {
             "units": "SI (Hz, A, V, T, W, s, ohm; V/W for sensitivities)",
             "seed": self.seed,
@@ -403,4 +596,41 @@ class World:
                 name: {"model": inst.model, "address": inst.address, "wiring": inst.wiring}
                 for name, inst in self.config.instruments.items()},
             "events": [{"time": t, "event": text} for t, text in self.events],
+        }
+
+    def _describe_network(self, state: _NetworkState) -> dict[str, Any]:
+        """A network's true devices, wiring, knobs and activations, as plain SI floats."""
+        net, now = state.network, self._evaluate(state)
+        act = now.activations
+
+        def row(values: np.ndarray, names: tuple[str, ...] | str) -> dict[str, float]:
+            return {k: float(v) for k, v in zip(names, np.ravel(values), strict=True)}
+
+        return {
+            "kind": "network",
+            "synapses": {k: describe_params(p)
+                         for k, p in zip(SYNAPSE_NAMES, net.synapses, strict=True)},
+            "neurons": {k: describe_params(p)
+                        for k, p in zip(NEURON_NAMES, net.neurons, strict=True)},
+            "input_frequencies": [float(f) for f in net.input_frequencies],
+            "hidden_transconductance": float(net.hidden_transconductance),
+            "output_transconductance": float(net.output_transconductance),
+            "rf_gain": float(net.rf_gain),
+            "detection_power": float(net.detection_power),
+            "drive_limit": float(net.drive_limit),
+            "line_resistance": float(state.config.line_resistance),
+            "bias_resistance": float(state.config.bias_resistance),
+            "rf_sources": list(state.rf_sources),
+            "knobs": {"control_currents": row(now.knobs.control_currents, SYNAPSE_NAMES),
+                      "bias_currents": row(now.knobs.bias_currents, NEURON_NAMES)},
+            "inputs": {"frequencies": [float(f) for f in now.input_frequencies],
+                       "powers": [float(p) for p in now.inputs[0]]},
+            "activations": {
+                "chain_voltages": row(act.chain_voltages, "ABO"),
+                "neuron_currents": row(act.neuron_currents, NEURON_NAMES),
+                "neuron_drives": row(act.drives, NEURON_NAMES),
+                "emitted_powers": row(act.emitted_powers, NEURON_NAMES),
+                "frequencies": row(act.frequencies, NEURON_NAMES),
+                "output_emits": bool(predict(net, act)[0]),
+            },
         }

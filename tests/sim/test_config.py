@@ -57,6 +57,16 @@ def with_change(path: str, value):
     ("instruments.psu.terminator", ";", "labrf.simulation.instruments.psu.terminator",
      "is not one of"),
     ("instruments.psu.address", "", "instruments.psu.address", "needs a VISA address"),
+    ("devices.chip", {"kind": "network", "line_resistance": "20 V"},
+     "labrf.simulation.devices.chip.line_resistance", "ohm"),
+    ("devices.chip", {"kind": "network", "drive_limit": "1 A"},
+     "labrf.simulation.devices.chip.drive_limit", "outside the valid range"),
+    ("devices.chip", {"kind": "network", "neurons": "fast"},
+     "labrf.simulation.devices.chip.neurons", "must be a mapping"),
+    ("devices.chip", {"kind": "network", "synapses": {"A1": {"resonance": "1 THz"}}},
+     "labrf.simulation.devices.chip.synapses.A1.resonance", "outside the valid range"),
+    ("devices.amp", {"kind": "amplifier", "input": "chip"},
+     "labrf.simulation.devices.amp.input", "valid: mtj"),
 ])
 def test_malformed_simulation_sections_name_the_key(path, value, key, hint):
     with pytest.raises(ConfigError) as info:
@@ -65,6 +75,40 @@ def test_malformed_simulation_sections_name_the_key(path, value, key, hint):
     assert info.value.key == key
     assert message.startswith(f"bench.yaml, key '{key}'")
     assert hint in message
+
+
+def test_network_device_is_the_nominal_network_with_its_changes():
+    import dataclasses
+
+    from labrf.network import nominal_network
+    from labrf.sim.config import NetworkConfig
+
+    config = parse_simulation(with_change("devices.chip", {
+        "kind": "network", "rf_gain": "20 dB", "hidden_transconductance": "50 mA/V",
+        "detection_power": "-60 dBm", "bias_resistance": "1 kohm",
+        "synapses": {"O2": {"resonance": "320 MHz", "damping": 0.03}},
+        "neurons": {"NO": {"threshold_current": "3 mA"}}}), {})
+    chip = config.devices["chip"]
+    assert isinstance(chip, NetworkConfig)
+    nominal = nominal_network()
+    net = chip.network
+    assert net.rf_gain == pytest.approx(100.0)
+    assert net.hidden_transconductance == pytest.approx(0.05)
+    assert net.output_transconductance == nominal.output_transconductance
+    assert net.detection_power == pytest.approx(1e-9)
+    assert net.output_synapses[1] == dataclasses.replace(nominal.output_synapses[1],
+                                                         resonance=320e6, damping=0.03)
+    assert net.output_neuron.threshold_current == pytest.approx(3e-3)
+    assert net.hidden_synapses == nominal.hidden_synapses
+    assert (chip.line_resistance, chip.bias_resistance) == (20.0, 1000.0)
+
+
+def test_a_device_named_like_a_network_terminal_is_refused():
+    data = with_change("devices.chip", {"kind": "network"})
+    data["devices"]["chip.A"] = {"kind": "coil"}
+    with pytest.raises(ConfigError, match="a terminal of network 'chip'") as info:
+        parse_simulation(data, {})
+    assert info.value.key == "labrf.simulation.devices.chip.A"
 
 
 def test_duplicate_addresses_are_refused():

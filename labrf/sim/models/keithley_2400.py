@@ -348,7 +348,8 @@ class Keithley2400(ScpiStatusModel, Emulator):
         800: "Illegal with storage active",
         803: "Not permitted with OUTPUT off",
     }
-    ports: ClassVar[dict[str, tuple[str, ...]]] = {"output": ("mtj",)}
+    ports: ClassVar[dict[str, tuple[str, ...]]] = {"output": ("mtj", "control_line",
+                                                              "neuron")}
 
     # ------------------------------------------------------------------ life cycle
 

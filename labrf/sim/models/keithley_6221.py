@@ -201,7 +201,8 @@ class Keithley6221(ScpiStatusModel, Emulator):
     idn = "KEITHLEY INSTRUMENTS INC.,MODEL 6221,1234567,D03  /700x"
     commands = COMMANDS
     error_queue_size = 10
-    ports: ClassVar[dict[str, tuple[str, ...]]] = {"output": ("mtj",)}
+    ports: ClassVar[dict[str, tuple[str, ...]]] = {"output": ("mtj", "control_line",
+                                                              "neuron")}
     self_test_time = 2.0
     boot_time = 10.0
 
