@@ -108,6 +108,28 @@ def list_runs(db: str | Path) -> list[RunInfo]:
     return sorted(runs, key=lambda r: r.run_id)
 
 
+def latest_run(db: str | Path, procedure: str, *, station_file: str | None = None,
+               statuses: tuple[str, ...] = ("completed",)) -> Any | None:
+    """The newest run of ``procedure`` in ``db`` whose status is one of ``statuses`` (and,
+    if given, recorded on ``station_file``), as a QCoDeS dataset; None if there is none."""
+    from qcodes.dataset import experiments
+
+    path = Path(db)
+    if not path.exists():
+        return None
+    use_database(path)
+    found = None
+    for exp in experiments():
+        for ds in exp.data_sets():
+            meta = ds.metadata
+            if (meta.get("labrf_procedure") == procedure and status_of(meta) in statuses
+                    and (station_file is None
+                         or meta.get("labrf_station_file") == str(station_file))
+                    and (found is None or ds.run_id > found.run_id)):
+                found = ds
+    return found
+
+
 def run_columns(dataset: Any) -> dict[str, np.ndarray]:
     """Each recorded column of a run as an array (one row per point; array columns are
     two-dimensional)."""
@@ -133,6 +155,8 @@ class PointWriter:
     def __init__(self, dataset: Any, columns: dict[str, Any]) -> None:
         self.conn = dataset.conn
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        # another process writing the same database waits its turn instead of failing
+        self.conn.execute("PRAGMA busy_timeout=10000")
         self.names = list(columns)
         self.arrays = {n for n, c in columns.items() if c.paramtype == "array"}
         names = ", ".join(f'"{n}"' for n in self.names)

@@ -48,7 +48,14 @@ class LabProcedure(Procedure):
 
     name: ClassVar[str] = ""
     COLUMNS: ClassVar[Mapping[str, Column]] = {}
+    #: procedures whose latest completed run on the same station this one builds on (a
+    #: calibration); the runner runs any that is missing first
+    REQUIRES: ClassVar[tuple[str, ...]] = ()
     station: Any = None  #: the connected LabStation, set by the runner
+    #: the runs this one builds on, by procedure name: {"run_id": int, "fit": dict}; and
+    #: the database they are in (set by the runner)
+    prerequisites: Mapping[str, Mapping[str, Any]] = {}
+    db: Path | None = None
 
     def __init__(self, **kwargs: Any) -> None:
         self.DATA_COLUMNS = list(self.COLUMNS)
@@ -93,6 +100,11 @@ class LabProcedure(Procedure):
 
     def analyse(self, data: Mapping[str, np.ndarray]) -> dict[str, Any]:
         """Fits of the recorded data (SI units, JSON-serialisable); none by default."""
+        return {}
+
+    def summary(self, fit: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Headline figures of a fit, added at the top level of ``--json``'s line (none by
+        default)."""
         return {}
 
     def apply(self, fit: Mapping[str, Any]) -> str | None:

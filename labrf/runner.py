@@ -27,7 +27,7 @@ from typing import Any, TextIO
 import numpy as np
 
 import labrf
-from labrf.data import DEFAULT_DB, PointWriter, run_columns, use_database
+from labrf.data import DEFAULT_DB, PointWriter, latest_run, run_columns, use_database
 from labrf.errors import LabrfError
 from labrf.procedure import LabProcedure
 from labrf.station import LabStation
@@ -180,6 +180,9 @@ class Runner:
             dataset.add_metadata("labrf_pid", os.getpid())
             dataset.add_metadata("labrf_host", socket.gethostname())
             dataset.add_metadata("labrf_status", "running")
+            if proc.prerequisites:
+                dataset.add_metadata("labrf_prerequisites", json.dumps(
+                    {k: v["run_id"] for k, v in proc.prerequisites.items()}))
             try:
                 proc.startup()
                 proc.execute()
@@ -197,7 +200,7 @@ class Runner:
                 self.bar.close()
         run_id = dataset.run_id
         fit, plot = self._analyse(dataset) if self.points else ({}, None)
-        extra = {}
+        extra = dict(proc.summary(fit)) if fit and "error" not in fit else {}
         if status == "completed" and fit and "error" not in fit:
             try:
                 note = proc.apply(fit)
@@ -254,10 +257,36 @@ class Runner:
         return fit, str(written) if written is not None else None
 
 
+def prerequisites(cls: type[LabProcedure], station: LabStation, db: str | Path,
+                  sample: str = "sample", progress: TextIO | None = sys.stderr
+                  ) -> dict[str, dict[str, Any]]:
+    """The runs ``cls`` builds on (its ``REQUIRES``): for each, the latest completed run on
+    this station's file in ``db``, or, if there is none, a new run of it (default
+    parameters) made now. LabrfError if such a run does not complete."""
+    found: dict[str, dict[str, Any]] = {}
+    for required in cls.REQUIRES:
+        ds = latest_run(db, required, station_file=str(station.spec.file))
+        if ds is None:
+            log.info("%s needs a completed %s run on this station: running it now",
+                     cls.name, required)
+            result = run(required, station, db=db, sample=sample, progress=progress)
+            if result.status != "completed" or "error" in result.fit:
+                raise LabrfError(
+                    f"{cls.name} needs a completed {required} run, and the one just made "
+                    f"(run {result.run_id}) ended {result.status}: "
+                    f"{result.error or result.fit.get('error')}")
+            found[required] = {"run_id": result.run_id, "fit": result.fit}
+        else:
+            found[required] = {"run_id": ds.run_id,
+                               "fit": json.loads(ds.metadata.get("labrf_fit", "{}"))}
+    return found
+
+
 def run(name: str, station: LabStation, parameters: dict[str, Any] | None = None,
         db: str | Path = DEFAULT_DB, sample: str = "sample",
         progress: TextIO | None = sys.stderr) -> RunResult:
-    """Run procedure ``name`` with ``parameters`` (SI values) on a connected station."""
+    """Run procedure ``name`` with ``parameters`` (SI values) on a connected station,
+    after the runs it builds on (``LabProcedure.REQUIRES``), made first if missing."""
     proc = procedure_class(name)()
     if parameters:
         known = proc.parameter_objects()
@@ -269,4 +298,9 @@ def run(name: str, station: LabStation, parameters: dict[str, Any] | None = None
             proc.set_parameters(parameters)
         except ValueError as exc:
             raise LabrfError(f"{name}: {exc}") from None
-    return Runner(proc, station, db, sample, progress).run()
+    proc.db = use_database(db)
+    proc.prerequisites = prerequisites(type(proc), station, db, sample, progress)
+    result = Runner(proc, station, db, sample, progress).run()
+    if proc.prerequisites:
+        result.extra["prerequisites"] = {k: v["run_id"] for k, v in proc.prerequisites.items()}
+    return result

@@ -186,3 +186,42 @@ def fit_emission(bias: ArrayLike, integrated_power: ArrayLike,
     return EmissionFit(float(threshold), float(threshold_err), float(a), float(a_err),
                        float(b), float(b_err), float(k), float(errs[0]), float(f_th),
                        f_th_err, n_lit)
+
+
+@dataclass(frozen=True)
+class ThresholdFit:
+    """Threshold from the auto-oscillator law (SI units; errors are one sigma)."""
+
+    threshold_current: float  #: A
+    threshold_current_err: float
+    power_scale: float  #: W, P_scale of p(z) = (z - 1)/(z + Q) in the units of the powers
+    q: float  #: the Q held fixed
+
+
+def fit_threshold(bias: ArrayLike, integrated_power: ArrayLike, q: float,
+                  first_guess: float) -> ThresholdFit:
+    """Threshold of ``P = P_scale (z - 1)/(z + Q)``, z = I / I_th, with Q = ``q`` held
+    fixed, fitted to the points of ``bias`` (A) that show a line (``integrated_power`` in
+    W, > 0), from ``first_guess`` (A, e.g. phi's threshold). Unlike phi's straight line it
+    has no curvature bias; the power's scale (the path's gain) cancels out."""
+    v = np.asarray(bias, dtype=float)
+    p = np.asarray(integrated_power, dtype=float)
+    lit = np.isfinite(v) & np.isfinite(p) & (p > 0)
+    if lit.sum() < 3:
+        raise LabrfError(f"threshold fit: {int(lit.sum())} points show a line (need 3)")
+    v, p = v[lit], p[lit]
+    scale = float(np.max(p))
+
+    def law(i: np.ndarray, threshold: float, amplitude: float) -> np.ndarray:
+        z = i / threshold
+        return amplitude * np.where(z > 1.0, (z - 1.0) / (z + q), 0.0)
+
+    z_max = float(v.max()) / first_guess
+    a0 = (z_max + q) / max(z_max - 1.0, 1e-3)
+    try:
+        (threshold, amplitude), cov = curve_fit(law, v, p / scale, p0=[first_guess, a0],
+                                                maxfev=5000)
+    except (RuntimeError, ValueError) as exc:
+        raise LabrfError(f"threshold fit did not converge: {exc}") from None
+    return ThresholdFit(float(threshold), float(np.sqrt(cov[0, 0])),
+                        float(amplitude * scale), float(q))

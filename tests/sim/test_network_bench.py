@@ -155,6 +155,49 @@ def test_analyzer_sees_the_output_neuron_when_the_model_says_it_emits(
     assert quiet.max() < floor_dbm + 10
 
 
+def test_the_probe_port_reaches_the_output_chain_only(station: LabStation) -> None:
+    """rf_probe, on the combiner's coupled port, is a tone for the output synapses: with
+    the inputs off and the neurons silent, only chain O sees it, as the model says."""
+    apply(station, [0.0, 0.0, 0.0, 0.0, 1e-3, -1e-3], [0.0, 0.0, 0.0], (230e6, 270e6),
+          (-30.0, -30.0))
+    for name in SOURCES:
+        station.roles[name].output(False)
+    probe = station.roles["rf_probe"]
+    probe.power_at_device(-30.0)
+    probe.output(True)
+    chip, knobs, _ = model_of(station)
+    try:
+        for f in (295e6, 305e6, 315e6):
+            probe.frequency(f)
+            want = forward(chip, knobs, np.zeros((1, 2)), probe=(f, 1e-6)).chain_voltages[0]
+            got = [station.roles[c].voltage() for c in CHAINS]
+            assert abs(want[2]) > 1e-6 and want[0] == want[1] == 0.0
+            np.testing.assert_allclose(got, want, atol=5 * NOISE_1PLC)
+    finally:
+        probe.output(False)
+
+
+def test_the_monitor_port_shows_both_hidden_neurons(station: LabStation) -> None:
+    """monitor_analyzer sees N1 and N2 at the combiner (rf_gain, then -20 dB of coupling),
+    each at the frequency the model gives its drive."""
+    apply(station, [0.0] * 6, [5.5e-3, 5.0e-3, 0.0], (230e6, 270e6), (-60.0, -60.0))
+    chip, knobs, powers = model_of(station)
+    act = forward(chip, knobs, powers)
+    sa = station.roles["monitor_analyzer"]
+    sa.start(270e6)
+    sa.stop(320e6)
+    sa.rbw(300e3)
+    sa.points(1001)
+    trace = sa.sweep()
+    for j in (0, 1):
+        f, p = float(act.frequencies[0, j]), float(act.emitted_powers[0, j])
+        assert p > 0
+        near = np.abs(trace.frequency - f) < 0.5e6
+        width = osc_model.linewidth(chip.neurons[j], act.neuron_currents[0, j])
+        peak = osc_model.line_in_rbw([f], p * chip.rf_gain * 0.01, f, width, 300e3)[0]
+        assert trace.power[near].max() == pytest.approx(float(watt_to_dbm(peak)), abs=1.0)
+
+
 def test_a_reading_reuses_the_forward_pass_until_a_drive_changes(
         station: LabStation, monkeypatch: pytest.MonkeyPatch) -> None:
     import labrf.sim.world as world_module

@@ -1,0 +1,162 @@
+"""Calibrations and chip-in-the-loop training on the simulated nine-junction bench
+(sim_network.yaml: 2 % device spread, noise on), through the runner and its database.
+
+The calibrations run once per module (the runner makes them before the first training);
+every training then builds on them, as in the lab.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labrf.data import latest_run, load_run, run_columns
+from labrf.network import NEURON_NAMES, SYNAPSE_NAMES, forward
+from labrf.runner import run
+from labrf.sim.faults import FaultRule
+from labrf.station import LabStation, load_station
+
+SIM_NETWORK = Path(__file__).resolve().parents[2] / "station_configs" / "sim_network.yaml"
+TARGET = 0.977
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("network") / "lab.db"
+
+
+@pytest.fixture(scope="module")
+def station() -> Iterator[LabStation]:
+    with load_station(SIM_NETWORK) as st:
+        yield st
+
+
+@pytest.fixture(scope="module")
+def trainings(station: LabStation, db: Path) -> dict[tuple[str, str, int], dict]:
+    """physics-aware on every task and seed, offline on seed 0: their fits."""
+    fits = {}
+    for task in ("xor", "circles", "moons"):
+        for seed in (0, 1, 2):
+            result = run("chip-in-the-loop", station, {"task": task, "seed": seed}, db=db,
+                         progress=None)
+            assert result.status == "completed", result.error
+            fits[task, "physics-aware", seed] = {**result.fit, "extra": result.extra,
+                                                 "run_id": result.run_id}
+        for model in ("design", "calibrated"):
+            result = run("chip-in-the-loop", station, {"task": task, "estimator": "offline",
+                                                       "model": model}, db=db, progress=None)
+            fits[task, f"offline-{model}", 0] = result.fit
+    return fits
+
+
+def test_calibrations_run_first_and_find_the_chip(station, db, trainings) -> None:
+    world = station.bench.world
+    chip = world.network("chip")
+    syn = latest_run(db, "synapse-calibration", station_file=str(SIM_NETWORK))
+    neu = latest_run(db, "neuron-calibration", station_file=str(SIM_NETWORK))
+    assert syn is not None and neu is not None
+    first = trainings["xor", "physics-aware", 0]
+    assert first["extra"]["prerequisites"] == {"synapse-calibration": syn.run_id,
+                                               "neuron-calibration": neu.run_id}
+    # every training after the first reuses the stored calibrations
+    assert {f["extra"]["prerequisites"]["synapse-calibration"]
+            for k, f in trainings.items() if k[1] == "physics-aware"} == {syn.run_id}
+    synapses = json.loads(syn.metadata["labrf_fit"])["synapses"]
+    for name, truth in zip(SYNAPSE_NAMES, chip.synapses, strict=True):
+        assert synapses[name]["resonance"] == pytest.approx(truth.resonance, abs=50e3)
+        assert synapses[name]["tuning"] == pytest.approx(truth.current_tuning, rel=0.01)
+    neurons = json.loads(neu.metadata["labrf_fit"])["neurons"]
+    for name, truth in zip(NEURON_NAMES, chip.neurons, strict=True):
+        # the straight-line phi fit reads the threshold about 1 % low (emission docs)
+        assert neurons[name]["threshold_current"] == pytest.approx(
+            truth.threshold_current, rel=0.03)
+        assert neurons[name]["frequency"] == pytest.approx(truth.frequency, abs=1.5e6)
+
+
+def test_physics_aware_reaches_the_target_on_every_task(trainings) -> None:
+    for task in ("xor", "circles", "moons"):
+        accuracies = [trainings[task, "physics-aware", s]["test_accuracy"] for s in range(3)]
+        assert statistics.median(accuracies) >= TARGET, (task, accuracies)
+
+
+def test_offline_training_of_the_design_is_measurably_worse_on_the_varied_chip(trainings
+                                                                              ) -> None:
+    """The design model, trained offline and written through the synapse calibration,
+    loses most of its accuracy on a chip with 2 % spread. (With the neuron calibration in
+    the model as well, offline is close to the target on this chip: the benchmark says by
+    how much.)"""
+    for task in ("xor", "circles", "moons"):
+        offline = trainings[task, "offline-design", 0]
+        calibrated = trainings[task, "offline-calibrated", 0]
+        trained = trainings[task, "physics-aware", 0]
+        assert offline["hardware_forward_passes"] == 0 == calibrated["hardware_forward_passes"]
+        assert offline["test_accuracy"] <= trained["test_accuracy"] - 0.2, task
+        assert offline["learning_curve"]["epoch"] == [0]
+
+
+def test_epochs_and_test_rows_are_in_the_dataset(db, trainings) -> None:
+    fit = trainings["moons", "physics-aware", 1]
+    data = run_columns(load_run(db, fit["run_id"]))
+    epochs = data["row"] == 0
+    assert list(data["epoch"][epochs]) == list(range(11))
+    # 200 training passes per epoch, counted; the held-out accuracy ends at the target
+    assert list(data["passes"][epochs]) == [200 * e for e in range(11)]
+    assert fit["hardware_forward_passes"] == 2000
+    assert np.sum(data["row"] == 1) == 400 and np.sum(data["row"] == 2) == 225
+    assert data["knobs"].shape[1] == 9
+    assert fit["learning_curve"]["loss"][-1] < fit["learning_curve"]["loss"][1]
+    assert Path(load_run(db, fit["run_id"]).metadata["labrf_plot"]).stat().st_size > 10_000
+
+
+def test_model_and_bench_agree_at_the_trained_knobs(station, trainings) -> None:
+    """The chip's chain voltages, read by the voltmeters, are the model of the world's
+    chip at the currents written, within the voltmeters' noise."""
+    from labrf.network import Knobs
+
+    fit = trainings["circles", "physics-aware", 0]
+    chip = station.bench.world.network("chip")
+    currents = Knobs.from_vector(np.array(fit["chip_currents"]))
+    roles = station.roles
+    names = [f"control_{n}" for n in SYNAPSE_NAMES] + [f"bias_{n}" for n in NEURON_NAMES]
+    for name, amps in zip(names, currents.vector(), strict=True):
+        roles[name].output(True)
+        roles[name].current(float(amps))
+    for source in ("rf_input_1", "rf_input_2"):
+        roles[source].output(True)
+    for p1, p2 in ((0.5e-6, 2.5e-6), (2.0e-6, 1.0e-6)):
+        roles["rf_input_1"].power_at_device(10 * np.log10(p1 / 1e-3))
+        roles["rf_input_2"].power_at_device(10 * np.log10(p2 / 1e-3))
+        measured = [roles[f"chain_{c}"].voltage() for c in "ABO"]
+        model = forward(chip, currents, [[p1, p2]]).chain_voltages[0]
+        np.testing.assert_allclose(measured, model, atol=0.3e-6, rtol=1e-3)
+    station.safe_state()
+
+
+def test_a_fault_mid_epoch_is_retried_or_resumed(station, db, trainings) -> None:
+    bench = station.bench
+    params = {"task": "circles", "seed": 0, "epochs": 4, "map_points": 0}
+    bench.inject_fault("chain_O", FaultRule("timeout", match=r"READ\?", nth=300))
+    retried = run("chip-in-the-loop", station, params, db=db, progress=None)
+    assert retried.status == "completed" and retried.retries == 1
+    bench.inject_fault("chain_B", FaultRule("drop", match=r"READ\?", nth=1500))
+    failed = run("chip-in-the-loop", station, params, db=db, progress=None)
+    assert failed.status == "failed" and "chain_B" in failed.error
+    done = run_columns(load_run(db, failed.run_id))
+    assert 1 <= np.max(done["epoch"]) < 4
+    world = bench.world
+    assert all(world.rf_output(s).power == 0 for s in ("rf_input_1", "rf_input_2"))
+    station.close()
+    with load_station(SIM_NETWORK) as again:  # reconnected, as after a lost instrument
+        resumed = run("chip-in-the-loop", again, {**params, "resume": True}, db=db,
+                      progress=None)
+        assert resumed.status == "completed"
+        assert resumed.fit["resumed_from"] == failed.run_id
+        assert resumed.fit["epochs"] == 4
+        assert resumed.fit["learning_curve"]["epoch"] == [0, 1, 2, 3, 4]
+        assert resumed.fit["hardware_forward_passes"] == retried.fit["hardware_forward_passes"]
+        assert resumed.fit["test_accuracy"] >= TARGET - 0.01
