@@ -12,6 +12,8 @@ how many times more passes ``spsa`` and ``finite-difference`` need than
 has it).
 
     python benchmarks/training.py [--seeds 3] [--epochs 10] [--tasks xor circles moons]
+    python benchmarks/training.py --start design --epochs 20 \
+        --estimators physics-aware spsa finite-difference
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--tasks", nargs="+", default=["xor", "circles", "moons"])
     parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS))
+    parser.add_argument("--start", choices=["model", "design"], default="model",
+                        help="start from the offline solution of the calibrated model, or "
+                             "of the bare design (far from the target)")
     args = parser.parse_args()
 
     rows = []
@@ -57,7 +62,8 @@ def main() -> int:
                     wall = time.perf_counter()
                     result = run("chip-in-the-loop", station,
                                  {"task": task, "estimator": estimator, "seed": seed,
-                                  "model": model, "epochs": args.epochs}, db=db,
+                                  "model": model, "epochs": args.epochs,
+                                  "start": args.start}, db=db,
                                  progress=None)
                     wall = time.perf_counter() - wall
                     if result.status != "completed":

@@ -19,7 +19,8 @@ from labrf.errors import LabrfError
 def _cmd_demo(args: argparse.Namespace) -> int:
     from labrf.demo import run_demo
 
-    run_demo(Path(args.station), Path(args.db), out=sys.stdout)
+    run_demo(Path(args.station), Path(args.db), out=sys.stdout,
+             network=Path(args.network) if args.network else None)
     return 0
 
 
@@ -218,10 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labrf", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="spin-diode sweep and emission curve on the simulated "
-                                       "bench, fitted and "
-                                       "compared with the simulator's truth")
+                                       "bench, fitted and compared with the simulator's "
+                                       "truth; then chip-in-the-loop training of the "
+                                       "simulated network bench on XOR")
     demo.add_argument("--station", default="station_configs/sim_bench.yaml",
                       help="station file (default: %(default)s)")
+    demo.add_argument("--network", default="station_configs/sim_network.yaml",
+                      help="network bench station file, '' to skip the training "
+                           "(default: %(default)s)")
     demo.add_argument("--db", default="data/demo.db", help="database (default: %(default)s)")
     demo.set_defaults(func=_cmd_demo)
     sim = sub.add_parser("sim", help="the simulated bench")

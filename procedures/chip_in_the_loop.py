@@ -11,7 +11,9 @@ sensitivities; neuron thresholds, frequencies and tunabilities), or the bare des
 spread). What no calibration measures (amplifier gains, emitted power scale, the phi
 fit's bias on the thresholds) is where the chip still differs from the model.
 
-Every estimator but ``offline`` starts from the offline solution and trains for
+Every estimator starts from the offline solution of the model (``--start model``) or of
+the bare design carried over to the chip (``--start design``: a start far from the
+target, to compare how fast the estimators recover), and all but ``offline`` train for
 ``epochs`` epochs with projected Adam (``labrf.training.trainer``). Rows of the dataset:
 
 - ``row`` 0, one per epoch (epoch 0: the start): loss and accuracy over the epoch's
@@ -21,7 +23,7 @@ Every estimator but ``offline`` starts from the offline solution and trains for
   Adam's state, so that ``--resume true`` continues an interrupted training from its last
   recorded epoch;
 - ``row`` 1, one per held-out test example, classified on the analyzer with the knobs
-  of the epoch of best validation accuracy (the later on a tie): the test accuracy;
+  of the epoch of best validation accuracy (the earlier on a tie): the test accuracy;
 - ``row`` 2, one per point of a grid over the input plane: the decision map.
 
 Needs a completed ``synapse-calibration`` and ``neuron-calibration`` run of the same
@@ -85,6 +87,8 @@ class ChipInTheLoopTraining(LabProcedure):
                             minimum=0, maximum=2**31 - 1)
     model = ListParameter("Model (the design, or the design with the calibrated values)",
                           choices=["calibrated", "design"], default="calibrated")
+    start = ListParameter("Start from the offline solution of the training's model, or of "
+                          "the bare design", choices=["model", "design"], default="model")
     epochs = IntegerParameter("Epochs", default=10, minimum=0, maximum=10000)
     batch_size = IntegerParameter("Examples per step", default=50, minimum=1, maximum=100000)
     train_examples = IntegerParameter("Training examples per epoch", default=200, minimum=1,
@@ -209,7 +213,7 @@ class ChipInTheLoopTraining(LabProcedure):
             return None
         theirs = json.loads(ds.metadata.get("labrf_parameters", "{}"))
         mine = {"task": self.task, "estimator": self.estimator, "seed": self.seed,
-                "model": self.model}
+                "model": self.model, "start": self.start}
         if any(theirs.get(k) != v for k, v in mine.items()):
             return None
         data = run_columns(ds)
@@ -234,7 +238,12 @@ class ChipInTheLoopTraining(LabProcedure):
         trainer = self._trainer
         resumed = self._resume_state() if self.resume else None
         if resumed is None:
-            state = TrainingState.start(trainer.offline_knobs())
+            source = None
+            if self.start == "design":
+                design = replace(nominal_network(), input_frequencies=self._model.
+                                 input_frequencies, detection_power=self.detection_power)
+                source = KnobMap(design, self._map.calibration, self._map.control_limits)
+            state = TrainingState.start(trainer.offline_knobs(source))
             evaluation = 0
             validation, used = trainer.validate(state.knobs)
             evaluation += used
@@ -261,10 +270,11 @@ class ChipInTheLoopTraining(LabProcedure):
         self.progress(1, 1)
 
     def _keep(self, validation: float, state: TrainingState) -> None:
-        """Remember the epoch of best validation accuracy (the later one on a tie)."""
+        """Remember the epoch of best validation accuracy (the earlier one on a tie: a
+        later epoch must do better to replace it)."""
         if math.isnan(validation):
             self._best = None
-        elif self._best is None or validation >= self._best[0]:
+        elif self._best is None or validation > self._best[0]:
             self._best = (validation, state)
 
     def _evaluate(self, state: TrainingState, kind: int, inputs: np.ndarray,
@@ -311,7 +321,7 @@ class ChipInTheLoopTraining(LabProcedure):
         reached = np.flatnonzero(validation >= TARGET_ACCURACY)
         return {
             "task": self.task, "estimator": self.estimator, "seed": int(self.seed),
-            "model": self.model,
+            "model": self.model, "start": self.start,
             "test_accuracy": float(np.mean(correct)),
             "test_examples": int(test.sum()),
             "hardware_forward_passes": int(passes[-1]),

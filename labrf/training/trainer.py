@@ -154,10 +154,20 @@ class ChipInTheLoop:
 
     # ------------------------------------------------------------ training
 
-    def offline_knobs(self) -> Knobs:
-        """The model trained on the whole training set, within the chip's reach."""
-        trained = train_task(self.model, self.task, objective=self.settings.objective)
-        return Knobs.from_vector(np.clip(trained.knobs.vector(), self.lower, self.upper))
+    def offline_knobs(self, source: KnobMap | None = None) -> Knobs:
+        """The model trained on the whole training set, within the chip's reach; or, given
+        ``source``, the offline solution of ``source.model`` carried over (through the
+        chip's currents) into this training's model."""
+        if source is None:
+            trained = train_task(self.model, self.task, objective=self.settings.objective)
+            return Knobs.from_vector(np.clip(trained.knobs.vector(), self.lower, self.upper))
+        trained = train_task(source.model, self.task, objective=self.settings.objective)
+        chip = source.to_chip(trained.knobs)
+        f = self.map.calibration.resonances(chip.control_currents)
+        f0 = np.array([p.resonance for p in self.model.synapses])
+        gamma = np.array([p.current_tuning for p in self.model.synapses])
+        x = np.concatenate([(f - f0) / gamma, chip.bias_currents])
+        return Knobs.from_vector(np.clip(x, self.lower, self.upper))
 
     def _adam(self, state: TrainingState, grad: np.ndarray) -> TrainingState:
         b1, b2, eps = ADAM

@@ -113,6 +113,17 @@ def test_epochs_and_test_rows_are_in_the_dataset(db, trainings) -> None:
     assert Path(load_run(db, fit["run_id"]).metadata["labrf_plot"]).stat().st_size > 10_000
 
 
+def test_physics_aware_recovers_from_the_design_start(station, db, trainings) -> None:
+    """From the design's offline solution (far from the target on this chip), training
+    with the chip in the loop raises the validation accuracy epoch after epoch."""
+    result = run("chip-in-the-loop", station, {"task": "xor", "start": "design", "epochs": 6,
+                                               "map_points": 0}, db=db, progress=None)
+    curve = result.fit["learning_curve"]["validation_accuracy"]
+    assert result.fit["start"] == "design" and curve[0] < 0.5
+    assert curve[-1] > curve[0] + 0.2
+    assert result.fit["hardware_forward_passes"] == 6 * 200
+
+
 def test_model_and_bench_agree_at_the_trained_knobs(station, trainings) -> None:
     """The chip's chain voltages, read by the voltmeters, are the model of the world's
     chip at the currents written, within the voltmeters' noise."""
