@@ -168,7 +168,8 @@ class NeuronCalibrationProcedure(LabProcedure):
 
     def plot(self, data: Mapping[str, np.ndarray], fit: Mapping[str, Any],
              path: Path) -> Path:
-        """Line power and frequency against bias, one curve per neuron."""
+        """Line power (log scale: each neuron is seen through its own path's gain) and
+        frequency against bias, one curve per neuron."""
         fig, (ax_p, ax_f) = new_figure(1, 2, title="Neuron calibration")
         for j, name in enumerate(NEURON_NAMES):
             rows = np.asarray(data["neuron"]) == j
@@ -177,7 +178,9 @@ class NeuronCalibrationProcedure(LabProcedure):
                 n = fit["neurons"][name]
                 text += (f": I_th {n['threshold_current'] * 1e3:.3f} mA, "
                          f"{n['frequency'] / 1e6:.2f} MHz")
-            ax_p.plot(data["bias"][rows], data["integrated_power"][rows], "o-", label=text)
+            power = data["integrated_power"][rows]
+            ax_p.semilogy(data["bias"][rows], np.where(power > 0, power, math.nan), "o-",
+                          label=text)
             freq = data["peak_frequency"][rows]
             ax_f.plot(data["bias"][rows], np.where(np.isfinite(freq), freq, math.nan), "o-",
                       label=name)

@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -128,16 +127,21 @@ def test_sigint_of_the_cli_aborts_and_records_it(tmp_path) -> None:
     assert info.status == "aborted" and info.points >= 100
 
 
-def test_ctrl_c_leaves_rf_off_and_currents_and_field_at_zero(tmp_path) -> None:
+def test_ctrl_c_leaves_rf_off_and_currents_and_field_at_zero(tmp_path, monkeypatch) -> None:
+    from labrf.data import PointWriter
+
+    write = PointWriter.write
+
+    def write_then_ctrl_c(self: PointWriter, row: dict) -> None:
+        write(self, row)
+        if self.points == 20:  # Ctrl-C mid-sweep, whatever the machine's speed
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(PointWriter, "write", write_then_ctrl_c)
     with load_station(SIM_BENCH) as station:
-        timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
-        timer.start()
-        try:
-            result = run("spin-diode", station, {"points": 100000, "bias": 2e-3,
-                                                 "field": 0.02}, db=tmp_path / "lab.db",
-                         progress=None)
-        finally:
-            timer.cancel()
+        result = run("spin-diode", station, {"points": 100000, "bias": 2e-3,
+                                             "field": 0.02}, db=tmp_path / "lab.db",
+                     progress=None)
         world, now = station.bench.world, station.clock.now()
         assert result.status == "aborted" and result.points > 0
         assert world.rf_output("rf_source").power == 0

@@ -99,6 +99,26 @@ def test_offline_training_of_the_design_is_measurably_worse_on_the_varied_chip(t
         assert offline["learning_curve"]["epoch"] == [0]
 
 
+def test_training_stays_within_the_limits_and_ends_safe(station, trainings) -> None:
+    """Every drive the trainings pushed (the world's log, last 100 000) stayed within the
+    station's limits, the neurons' drives within the clamp, and each run ended with RF
+    off and every current at 0 A."""
+    world = station.bench.world
+    drives = list(world.drives)
+    assert len(drives) > 10_000
+    for d in drives:
+        if d.kind == "rf":
+            assert d.level <= 1e-5 * (1 + 1e-9), d  # -20 dBm
+        elif d.on and d.instrument.startswith("control_"):
+            assert abs(d.level) <= 5e-3 * (1 + 1e-9), d
+        elif d.on:
+            assert abs(d.level) <= 6e-3 * (1 + 1e-9), d
+    assert all(world.rf_output(s).power == 0 for s in ("rf_input_1", "rf_input_2", "rf_probe"))
+    now = world.network_pass("chip")
+    assert np.all(now.knobs.vector() == 0)
+    assert np.abs(now.activations.neuron_currents).max() <= 6e-3
+
+
 def test_epochs_and_test_rows_are_in_the_dataset(db, trainings) -> None:
     fit = trainings["moons", "physics-aware", 1]
     data = run_columns(load_run(db, fit["run_id"]))
