@@ -4,7 +4,7 @@ Runs ``chip-in-the-loop`` through the runner on ``station_configs/sim_network.ya
 (2 % device spread, noise on) for every estimator, task and seed, after one synapse and
 one neuron calibration, and prints per run and then per estimator and task (medians over
 the seeds): final test accuracy (analyzer, 400 held-out examples), training forward
-passes, passes until the held-out accuracy first reached 97.7 %, instrument time and wall
+passes, passes until the validation accuracy first reached 97.7 %, instrument time and wall
 time. Every estimator uses the calibrated model; ``offline`` also runs with the bare
 design. Then the two comparisons the training is for: how much worse ``offline`` is, and
 how many times more passes ``spsa`` and ``finite-difference`` need than
@@ -109,7 +109,7 @@ def main() -> int:
                 print(f"  {task:8} offline ({model} model) {off:.4f}, physics-aware "
                       f"{pa:.4f}: offline is {100 * (pa - off):+.1f} points worse")
     if "physics-aware" in args.estimators:
-        print("\npasses to reach 97.7 % held-out accuracy, ratio to physics-aware "
+        print("\npasses to reach 97.7 % validation accuracy, ratio to physics-aware "
               "(median over seeds; '-' where not every seed reached it)")
         for task in args.tasks:
             pa = summary[task, "physics-aware", "calibrated"]["to_target"]
@@ -117,8 +117,12 @@ def main() -> int:
                 if other not in args.estimators:
                     continue
                 theirs = summary[task, other, "calibrated"]["to_target"]
-                ratio = "-" if pa is None or theirs is None or pa == 0 else \
-                    f"{theirs / pa:.1f}x"
+                if pa is None or theirs is None:
+                    ratio = "-"
+                elif pa == 0:
+                    ratio = "the offline start already reaches it"
+                else:
+                    ratio = f"{theirs / pa:.1f}x"
                 print(f"  {task:8} {other:18} {theirs if theirs is not None else '-'} vs "
                       f"{pa if pa is not None else '-'}: {ratio}")
     return 0
