@@ -34,7 +34,7 @@ from labrf.network.params import NEURON_NAMES
 from labrf.procedure import Column, LabProcedure
 from labrf.roles import CurrentSource, RFSource, SpectrumAnalyzer
 from labrf.training.calibration import NeuronCalibration
-from labrf.training.hardware import BIASES, CONTROLS, INPUTS, OUTPUT_ANALYZER
+from labrf.training.hardware import BIASES, CONTROLS, INPUTS, OUTPUT_ANALYZER, at_zero
 
 log = logging.getLogger(__name__)
 #: What a spectrum without a fittable line records.
@@ -88,11 +88,7 @@ class NeuronCalibrationProcedure(LabProcedure):
             self._biases[0].current.validate(bias)
         for source in self._inputs:
             source.output(False)
-        for source in (*self._controls, *self._biases):
-            if not source.output():
-                source.current(0.0)
-            source.output(True)
-            source.current(0.0)
+        at_zero((*self._controls, *self._biases))
         for sa in set(self._analyzers):
             sa.start(self.start)
             sa.stop(self.stop)

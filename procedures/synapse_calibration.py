@@ -30,7 +30,7 @@ from labrf.training.calibration import (
     chain_model,
     fit_chain,
 )
-from labrf.training.hardware import BIASES, CONTROLS, INPUTS
+from labrf.training.hardware import BIASES, CONTROLS, INPUTS, at_zero
 from labrf.units import dbm_to_watt
 
 #: The source probing each chain, and the chain's voltmeter.
@@ -91,11 +91,7 @@ class SynapseCalibrationProcedure(LabProcedure):
         for probe in self._probes.values():
             probe.power_at_device.validate(self.power)
             probe.output(False)
-        for source in (*self._controls, *self._biases):
-            if not source.output():
-                source.current(0.0)
-            source.output(True)
-            source.current(0.0)
+        at_zero((*self._controls, *self._biases))
         for meter in self._meters.values():
             meter.nplc(self.nplc)
 

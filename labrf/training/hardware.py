@@ -30,6 +30,13 @@ OUTPUT_ANALYZER = "spectrum_analyzer"
 POWER_FLOOR = 1e-9
 
 
+def at_zero(sources: tuple[CurrentSource, ...] | list[CurrentSource]) -> None:
+    """Each current source at 0 A with its output on (one that was on ramps down)."""
+    for source in sources:
+        source.current(0.0)
+        source.output(True)
+
+
 @dataclass
 class Measured:
     """What hardware passes measured, one row per example."""
@@ -78,10 +85,7 @@ class NetworkBench:
             source.output(False)
             source.frequency(f)
             source.power_at_device(float(watt_to_dbm(POWER_FLOOR)))
-        for source in (*self.controls, *self.biases):
-            source.output(False)
-            source.current(0.0)
-            source.output(True)
+        at_zero((*self.controls, *self.biases))
         for meter in self.chains:
             meter.nplc(nplc)
         self.analyzer.start(self.output_band[0])
