@@ -251,14 +251,13 @@ class Role(Instrument):
 
     def ramp(self, read: Callable[[], float], write: Callable[[float], None],
              target: float, rate: float, step_time: float,
-             guard: Callable[[float, float], None] | None = None, guard_every: int = 10
-             ) -> None:
+             guard: Callable[[float, float], None] | None = None) -> None:
         """Move from a fresh ``read()`` to ``target`` in steps no larger than
         ``rate * step_time``, one every ``step_time`` s of the station's clock.
 
         The start is read twice (a third time if they differ), so that one corrupted reply
-        cannot make the first step a jump. ``guard(value, start)``, if given, runs every
-        ``guard_every`` steps and at the end, and stops the ramp by raising.
+        cannot make the first step a jump. ``guard(value, start)``, if given, runs after
+        every step and stops the ramp by raising.
         """
         start = self.confirmed(read)
         span = target - start
@@ -270,7 +269,7 @@ class Role(Instrument):
             value = target if k == steps else start + span * k / steps
             write(value)
             self.clock.sleep(step_time)
-            if guard is not None and (k % guard_every == 0 or k == steps):
+            if guard is not None:
                 guard(value, start)
 
     def confirmed(self, read: Callable[[], float]) -> float:

@@ -3,6 +3,7 @@ limits, ramped, never stepped."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from qcodes.validators import Bool
@@ -89,14 +90,22 @@ class CurrentSource(Role):
                                          "(output on only).")
         self._enforce_limits()
 
-    def _set_current(self, amps: float) -> None:
-        target = self.check("current", amps, *self._current_range, "A",
-                            "the junction_current limit")
+    def _ramp_to(self, target: float, read: Callable[[], float] | None = None) -> None:
+        """Ramp the level to ``target`` (A) at the ramp rate, from ``read()`` (default: a
+        fresh readback of the source)."""
+        self.ramp(read or (lambda: self.number("current")), lambda i: self.send("current", i),
+                  target, self._ramp_rate, STEP_TIME)
+
+    def _move(self, target: float) -> None:
+        """Level to ``target`` (A): ramped with the output on, set at once with it off."""
         if self.read("output"):
-            self.ramp(lambda: self.number("current"), lambda i: self.send("current", i),
-                      target, self._ramp_rate, STEP_TIME)
+            self._ramp_to(target)
         else:
             self.send("current", target)
+
+    def _set_current(self, amps: float) -> None:
+        self._move(self.check("current", amps, *self._current_range, "A",
+                              "the junction_current limit"))
 
     def _set_compliance(self, volts: float) -> None:
         self.send("compliance", self.check("compliance", volts, *self._compliance_range,
@@ -114,8 +123,7 @@ class CurrentSource(Role):
                                 "programmed level found at the source")
             self.send("current", 0.0)
             self.send("output", True)
-            self.ramp(lambda: 0.0, lambda i: self.send("current", i), target,
-                      self._ramp_rate, STEP_TIME)
+            self._ramp_to(target, read=lambda: 0.0)
         else:
             self.to_zero()
             self.send("output", False)
@@ -128,11 +136,7 @@ class CurrentSource(Role):
 
     def to_zero(self) -> None:
         """Ramp the current to 0 A from a fresh readback (output left as it is)."""
-        if self.read("output"):
-            self.ramp(lambda: self.number("current"), lambda i: self.send("current", i), 0.0,
-                      self._ramp_rate, STEP_TIME)
-        else:
-            self.send("current", 0.0)
+        self._move(0.0)
 
     def _enforce_limits(self) -> None:
         """Compliance into its limit at once (narrowing it is safe); a level found above
@@ -142,12 +146,7 @@ class CurrentSource(Role):
         level = self.number("current")
         lo, hi = self._current_range
         if not lo <= level <= hi:
-            clipped = min(max(level, lo), hi)
-            if self.read("output"):
-                self.ramp(lambda: self.number("current"), lambda i: self.send("current", i),
-                          clipped, self._ramp_rate, STEP_TIME)
-            else:
-                self.send("current", clipped)
+            self._move(min(max(level, lo), hi))
 
     def safe_state(self) -> None:
         """Current ramped to 0 A, output off."""

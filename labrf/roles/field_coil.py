@@ -3,6 +3,7 @@ at the magnet's rate, with a gaussmeter as the truth; and the gaussmeter role.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from qcodes.validators import Bool, Enum
@@ -143,15 +144,23 @@ class FieldCoil(Role):
     def _check_current(self, current: float, why: str) -> float:
         return self.check("supply_current", current, *self._current_range, "A", why)
 
-    def _ramp_current(self, target: float) -> None:
-        """Ramp the setpoint from its fresh readback: every command then differs from the
-        supply's present setpoint by at most the rate times the step time. With a
-        gaussmeter, its reading is checked against the field limit at every step (a wrong
-        calibration must not carry the field past it by more than a step and the magnet's
-        lag)."""
+    def _ramp_current(self, target: float, read: Callable[[], float] | None = None
+                      ) -> None:
+        """Ramp the setpoint from ``read()`` (default: its fresh readback): every command
+        then differs from the supply's present setpoint by at most the rate times the step
+        time. With a gaussmeter, its reading is checked against the field limit at every
+        step (a wrong calibration must not carry the field past it by more than a step and
+        the magnet's lag)."""
         guard = self._check_measured_field if self.gaussmeter is not None else None
-        self.ramp(lambda: self.number("current"), lambda i: self.send("current", i),
-                  target, self._current_rate(), STEP_TIME, guard, 1)
+        self.ramp(read or (lambda: self.number("current")), lambda i: self.send("current", i),
+                  target, self._current_rate(), STEP_TIME, guard)
+
+    def _move(self, target: float) -> None:
+        """Setpoint to ``target`` (A): ramped with the output on, set at once with it off."""
+        if self.read("output"):
+            self._ramp_current(target)
+        else:
+            self.send("current", target)
 
     def _check_measured_field(self, current: float, start: float) -> None:
         """Stop a ramp that has taken the current beyond where it started (so a ramp
@@ -170,11 +179,7 @@ class FieldCoil(Role):
     def _set_field(self, field: float) -> None:
         field = self.check("field", field, -self.limits.field, self.limits.field, "T",
                            "the field limit")
-        target = self._check_current(self.current_for(field), "the supply's range")
-        if self.read("output"):
-            self._ramp_current(target)
-        else:
-            self.send("current", target)
+        self._move(self._check_current(self.current_for(field), "the supply's range"))
 
     def _set_output(self, on: bool) -> None:
         if on and self.read("output"):
@@ -185,18 +190,14 @@ class FieldCoil(Role):
                        "T", "programmed current found at the supply")
             self.send("current", 0.0)
             self.send("output", True)
-            self.ramp(lambda: 0.0, lambda i: self.send("current", i), target,
-                      self._current_rate(), STEP_TIME)
+            self._ramp_current(target, read=lambda: 0.0)
         else:
             self.to_zero()
             self.send("output", False)
 
     def to_zero(self) -> None:
         """Ramp the coil current to 0 A from a fresh readback (output left as is)."""
-        if self.read("output"):
-            self._ramp_current(0.0)
-        else:
-            self.send("current", 0.0)
+        self._move(0.0)
 
     def _field_measured(self) -> float:
         if self.gaussmeter is None:
@@ -209,11 +210,7 @@ class FieldCoil(Role):
         setpoint = self.number("current")
         b_max = self.limits.field
         if abs(self.field_of(setpoint)) > b_max:
-            target = self.current_for(min(max(self.field_of(setpoint), -b_max), b_max))
-            if self.read("output"):
-                self._ramp_current(target)
-            else:
-                self.send("current", target)
+            self._move(self.current_for(min(max(self.field_of(setpoint), -b_max), b_max)))
 
     def safe_state(self) -> None:
         """Field ramped to zero current at the ramp rate, output off."""
