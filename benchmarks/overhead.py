@@ -56,7 +56,6 @@ def labrf_runner(station: LabStation, freqs: np.ndarray, db: Path) -> float:
     proc = BenchSweep()
     proc.freqs = freqs
     runner = Runner(proc, station, db, progress=None)
-    runner.plots = db.parent / "plots"
     t0 = time.perf_counter()
     result = runner.run()
     assert result.points == len(freqs), result

@@ -22,7 +22,6 @@ import pandas as pd
 from labrf.errors import LabrfError
 
 DEFAULT_DB = Path("data") / "labrf.db"
-STATUSES = ("running", "completed", "aborted", "failed", "interrupted")
 EXPORT_FORMATS = ("csv", "netcdf", "parquet")
 
 

@@ -66,11 +66,11 @@ def run_demo(station: Path = DEFAULT_STATION, db: Path = DEFAULT_DB,
              ) -> dict[str, Any]:
     """Run both procedures, then (unless ``network`` is None) the training; returns their
     results and the truth."""
-    for path in (station, network):
+    for path, option, example in ((station, "--station", DEFAULT_STATION),
+                                  (network, "--network", DEFAULT_NETWORK)):
         if path is not None and not path.exists():
-            raise ConfigError("station file not found; run from the repository root or "
-                              "pass --station PATH (e.g. station_configs/sim_bench.yaml)",
-                              file=str(path))
+            raise ConfigError(f"station file not found; run from the repository root or "
+                              f"pass {option} PATH (e.g. {example})", file=str(path))
     wall0 = time.perf_counter()
     with load_station(station) as lab:
         if lab.bench is None:

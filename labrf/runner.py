@@ -105,11 +105,13 @@ class Progress:
         self.out, self.clock, self.width = out, clock, width
         self.t0 = clock.now()
         self.percent = 0.0
+        self._shown = -1.0
 
     def update(self, percent: float) -> None:
         self.percent = max(0.0, min(100.0, float(percent)))
-        if self.out is None:
-            return
+        if self.out is None or round(self.percent, 1) == self._shown:
+            return  # redrawn only when the shown percentage changes
+        self._shown = round(self.percent, 1)
         elapsed = self.clock.now() - self.t0
         eta = elapsed * (100 - self.percent) / self.percent if self.percent > 0 else math.nan
         filled = int(self.width * self.percent / 100)
@@ -148,7 +150,6 @@ class Runner:
             meas.register_custom_parameter(name, label=column.label or name, unit=column.unit,
                                            paramtype=column.paramtype,
                                            setpoints=column.setpoints or None)
-        meas.write_period = 0.001
         return meas
 
     def _on_emit(self, topic: str, record: Any) -> None:
@@ -164,6 +165,7 @@ class Runner:
         self.bar = Progress(self.progress_out, station.clock)
         self._retries0 = self._all_retries()
         proc.station = station
+        proc.db = self.db
         proc.emit = self._on_emit
         proc.should_stop = lambda: False
         status, error = "failed", None
@@ -225,8 +227,7 @@ class Runner:
                     status, error = "aborted", "interrupted by the user (Ctrl-C)"
                 except Exception as exc:
                     log.error("leaving the bench safe: %s", exc)
-                    if status != "failed":
-                        status = "failed"
+                    status = "failed"
                     error = (error + "\n" if error else "") + f"safe state: {exc}"
                     break
         return status, error
@@ -298,7 +299,6 @@ def run(name: str, station: LabStation, parameters: dict[str, Any] | None = None
             proc.set_parameters(parameters)
         except ValueError as exc:
             raise LabrfError(f"{name}: {exc}") from None
-    proc.db = use_database(db)
     proc.prerequisites = prerequisites(type(proc), station, db, sample, progress)
     result = Runner(proc, station, db, sample, progress).run()
     if proc.prerequisites:

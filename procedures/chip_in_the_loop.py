@@ -147,7 +147,8 @@ class ChipInTheLoopTraining(LabProcedure):
 
     def settings(self) -> Settings:
         """The training's settings from the parameters."""
-        return Settings(self.estimator, int(self.epochs), int(self.batch_size),
+        epochs = int(self.epochs) if self.estimator != "offline" else 0
+        return Settings(self.estimator, epochs, int(self.batch_size),
                         int(self.train_examples), int(self.validation_examples),
                         self.learning_rate, self.perturbation, self.difference_step,
                         int(self.seed))
@@ -163,18 +164,14 @@ class ChipInTheLoopTraining(LabProcedure):
                              f"run it with labrf run, which makes them first") from None
         return SynapseCalibration.from_dict(syn), NeuronCalibration.from_dict(neu)
 
-    def network_model(self) -> Any:
-        """The model the training uses (see the module docstring)."""
-        syn, neu = self.calibrations()
-        design = replace(nominal_network(), input_frequencies=(self.input_1, self.input_2),
-                         detection_power=self.detection_power)
-        return design if self.model == "design" else calibrated_network(design, syn, neu)
-
     def startup(self) -> None:
-        """Calibrations loaded, bench found and prepared (inputs on at the power floor,
-        sources on at 0 A)."""
-        syn, _ = self.calibrations()
-        self._model = self.network_model()
+        """Calibrations loaded, the model made (see the module docstring), bench found and
+        prepared (inputs on at the power floor, sources on at 0 A)."""
+        syn, neu = self.calibrations()
+        self._design = replace(nominal_network(), detection_power=self.detection_power,
+                               input_frequencies=(self.input_1, self.input_2))
+        self._model = (self._design if self.model == "design"
+                       else calibrated_network(self._design, syn, neu))
         self.bench = NetworkBench.from_station(
             self.instrument, self.station.clock, settle_time=self.settle_time,
             detection_power=self.detection_power,
@@ -240,9 +237,7 @@ class ChipInTheLoopTraining(LabProcedure):
         if resumed is None:
             source = None
             if self.start == "design":
-                design = replace(nominal_network(), input_frequencies=self._model.
-                                 input_frequencies, detection_power=self.detection_power)
-                source = KnobMap(design, self._map.calibration, self._map.control_limits)
+                source = replace(self._map, model=self._design)
             state = TrainingState.start(trainer.offline_knobs(source))
             evaluation = 0
             validation, used = trainer.validate(state.knobs)
@@ -252,8 +247,7 @@ class ChipInTheLoopTraining(LabProcedure):
                 EpochRecord(state, math.nan, math.nan, validation, used, chip), evaluation))
         else:
             state, evaluation = resumed
-        epochs = trainer.settings.epochs if self.estimator != "offline" else 0
-        trainer.settings = replace(trainer.settings, epochs=epochs)
+        epochs = trainer.settings.epochs
         for record in trainer.epochs(state):
             evaluation += record.validation_passes
             self.emit("results", self._epoch_row(record, evaluation))
@@ -325,8 +319,8 @@ class ChipInTheLoopTraining(LabProcedure):
             "test_accuracy": float(np.mean(correct)),
             "test_examples": int(test.sum()),
             "hardware_forward_passes": int(passes[-1]),
-            "evaluation_passes": int(np.nansum([data["evaluation_passes"][epochs][-1]])
-                                     + test.sum() + (row == MAP).sum()),
+            "evaluation_passes": int(data["evaluation_passes"][epochs][-1] + test.sum()
+                                     + (row == MAP).sum()),
             "epochs": int(data["epoch"][epochs][-1]),
             "learning_curve": {"epoch": data["epoch"][epochs].tolist(),
                                "loss": data["loss"][epochs].tolist(),

@@ -15,7 +15,14 @@ from typing import Any, ClassVar
 import numpy as np
 from pymeasure.experiment import FloatParameter, IntegerParameter, Parameter
 
-from labrf.analysis.field import DOWN, UP, FieldFit, calibration, fit_field_calibration
+from labrf.analysis.field import (
+    DOWN,
+    UP,
+    FieldFit,
+    apply_calibration,
+    calibration,
+    fit_field_calibration,
+)
 from labrf.analysis.plots import label, new_figure, save
 from labrf.errors import LabrfError
 from labrf.procedure import Column, LabProcedure
@@ -102,8 +109,7 @@ class FieldCalibration(LabProcedure):
     def apply(self, fit: Mapping[str, Any]) -> str:
         """The fitted calibration becomes the one the field coil sets its field by; the
         note gives the lines that keep it in the station file."""
-        c, b0 = calibration(fit)
-        self.instrument(self.magnet, FieldCoil).set_calibration(c, b0)
+        c, b0 = apply_calibration(self.instrument(self.magnet, FieldCoil), fit)
         return (f"{self.magnet} now uses {c * 1e3:.4f} mT/A, offset {b0 * 1e3:.4f} mT; to "
                 f"keep it, set in the station file under instruments.{self.magnet}.init: "
                 f"field_per_current: {c * 1e3:.4f} mT/A, field_offset: {b0 * 1e3:.4f} mT")

@@ -19,6 +19,7 @@ from labrf.analysis.plots import label, new_figure, save
 from labrf.analysis.spin_diode_maps import fit_dispersion, fit_linearity, fit_lines
 from labrf.procedure import Column, LabProcedure
 from labrf.roles import CurrentSource, FieldCoil, RFSource, Voltmeter
+from labrf.units import dbm_to_watt
 
 
 class _SpinDiodeBase(LabProcedure):
@@ -91,7 +92,7 @@ class SpinDiodeSweep(_SpinDiodeBase):
 
     def analyse(self, data: Mapping[str, np.ndarray]) -> dict[str, Any]:
         fit = fit_spin_diode(data["frequency"], data["voltage"])
-        power_w = 1e-3 * 10 ** (self.power / 10)
+        power_w = float(dbm_to_watt(self.power))
         return {**fit.as_dict(), "power_at_device_w": power_w,
                 "antisymmetric_per_power": fit.antisymmetric / power_w,
                 "symmetric_per_power": fit.symmetric / power_w}
@@ -168,7 +169,7 @@ class SpinDiodePowerMap(_SpinDiodeBase):
         total = int(self.points) * int(self.power_steps)
         for j, dbm in enumerate(self.powers()):
             self.rf.power_at_device(float(dbm))
-            if not self.sweep({"power_w": 1e-3 * 10 ** (dbm / 10)}, j * int(self.points),
+            if not self.sweep({"power_w": float(dbm_to_watt(dbm))}, j * int(self.points),
                               total):
                 return
 

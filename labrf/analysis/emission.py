@@ -31,6 +31,7 @@ from numpy.typing import ArrayLike
 from scipy.optimize import curve_fit
 
 from labrf.errors import LabrfError
+from labrf.physics.oscillator import normalized_power
 from labrf.units import dbm_to_watt
 
 #: noise bandwidth / RBW of a single-pole (Lorentzian) filter, as the simulated FSV has;
@@ -130,10 +131,9 @@ class EmissionFit:
 
 
 def _line(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Slope, intercept and their covariance of a straight-line least-squares fit."""
-    slope, intercept = np.polyfit(x, y, 1)
-    params, cov = curve_fit(lambda v, s, c: s * v + c, x, y, p0=[slope, intercept])
-    return params, cov
+    """Slope, intercept and their covariance (scaled by the residuals, as curve_fit's)
+    of a straight-line least-squares fit."""
+    return np.polyfit(x, y, 1, cov=True)
 
 
 def fit_emission(bias: ArrayLike, integrated_power: ArrayLike,
@@ -213,8 +213,7 @@ def fit_threshold(bias: ArrayLike, integrated_power: ArrayLike, q: float,
     scale = float(np.max(p))
 
     def law(i: np.ndarray, threshold: float, amplitude: float) -> np.ndarray:
-        z = i / threshold
-        return amplitude * np.where(z > 1.0, (z - 1.0) / (z + q), 0.0)
+        return amplitude * normalized_power(i / threshold, q)
 
     z_max = float(v.max()) / first_guess
     a0 = (z_max + q) / max(z_max - 1.0, 1e-3)

@@ -1,7 +1,7 @@
 """Field-coil calibration: the gaussmeter's field against the supply current.
 
 A straight line ``B = c I + B0`` is fitted to each branch of an up-and-down current sweep
-and to both together (scipy.optimize.curve_fit, one-sigma errors from the covariance).
+and to both together (least squares, one-sigma errors from the covariance).
 The joint fit is the calibration: :func:`apply_calibration` hands its ``c`` (T/A) and
 ``B0`` (T) to ``FieldCoil.set_calibration``, and from then on the coil's ``field`` is set
 through it. The hysteresis is half the difference between the branches' offsets,
@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.optimize import curve_fit
 
 from labrf.errors import LabrfError
 
@@ -67,8 +66,7 @@ def _line(current: np.ndarray, field: np.ndarray) -> tuple[float, float, float, 
     """Slope, its error, offset, its error of ``field = slope current + offset``."""
     if current.size < 3 or np.ptp(current) == 0:
         return math.nan, math.nan, math.nan, math.nan
-    guess = np.polyfit(current, field, 1)
-    (slope, offset), cov = curve_fit(lambda i, c, b0: c * i + b0, current, field, p0=guess)
+    (slope, offset), cov = np.polyfit(current, field, 1, cov=True)
     slope_err, offset_err = np.sqrt(np.diag(cov))
     return float(slope), float(slope_err), float(offset), float(offset_err)
 

@@ -37,14 +37,14 @@ from labrf.network.params import (
 )
 from labrf.network.search import search_knobs
 from labrf.network.tasks import TASKS, Task, circles, make_task, two_moons, xor_quadrants
-from labrf.network.train import TrainResult, accuracy, initial_knobs, train, train_task
+from labrf.network.train import TrainResult, accuracy, train, train_task
 
 __all__ = [
     "BIAS_LIMITS", "CONTROL_LIMITS", "DEFAULT_OBJECTIVE", "NEURON_NAMES", "SYNAPSE_NAMES",
     "TASKS", "Activations", "Gradient", "Knobs", "Network", "Objective", "Task",
     "TrainResult", "accuracy", "activations_from_chain_voltages",
     "activations_from_neuron_currents", "backward", "circles",
-    "forward", "gradient_at_measured", "initial_knobs", "loss", "loss_and_gradient",
+    "forward", "gradient_at_measured", "loss", "loss_and_gradient",
     "loss_sensitivity", "make_task", "nominal_network", "onset_current", "predict", "score",
     "search_knobs", "train", "train_task", "two_moons", "varied_network", "xor_quadrants",
 ]

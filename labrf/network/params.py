@@ -49,7 +49,7 @@ class Network:
     #: output-current limit of each neuron's drive stage (bias + g_m V, summed and
     #: clamped there), A: the junctions' current limit, which keeps a neuron below
     #: breakdown whatever the knobs and inputs
-    drive_limit: float = 6e-3
+    drive_limit: float = BIAS_LIMITS[1]
     field: float = 0.0  #: out-of-plane field on every junction, T
 
     def __post_init__(self) -> None:

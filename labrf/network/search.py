@@ -53,9 +53,9 @@ def weight_table(network: Network, chain: int, steps: int = 81
     pairs = np.stack([c1.ravel(), c2.ravel()], axis=1)
     controls = np.zeros((len(pairs), 6))
     controls[:, 2 * chain:2 * chain + 2] = pairs
-    probe = np.array([[_UNIT_POWER, 0.0], [0.0, _UNIT_POWER], [0.0, 0.0]])
+    probe = _UNIT_POWER * np.eye(2)
     v = forward(network, Knobs(controls, np.zeros((len(pairs), 3))), probe).chain_voltages
-    weights = (v[:, :2, chain] - v[:, 2:, chain]) / _UNIT_POWER
+    weights = v[:, :, chain] / _UNIT_POWER
     return pairs, weights
 
 

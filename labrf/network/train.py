@@ -23,12 +23,11 @@ from numpy.typing import ArrayLike
 from labrf.network.forward import (
     DEFAULT_OBJECTIVE,
     Objective,
-    activations_from_chain_voltages,
     forward,
+    gradient_at_measured,
     loss,
     loss_and_gradient,
     predict,
-    score,
 )
 from labrf.network.params import Knobs, Network, lower_bounds, upper_bounds
 from labrf.network.search import search_knobs
@@ -36,11 +35,6 @@ from labrf.network.tasks import Task
 
 #: Unit in which the optimizer moves the knobs, A.
 KNOB_SCALE = 1e-3
-#: Mean and half-range of the random initial hidden-neuron biases, A: the hidden neurons
-#: start above threshold, where their emission and frequency carry gradient.
-HIDDEN_BIAS_INIT = (5.0e-3, 0.5e-3)
-#: Half-range of the random initial control currents, A.
-CONTROL_INIT = 3e-3
 #: Default Adam step, in units of KNOB_SCALE.
 LEARNING_RATE = 0.02
 #: Defaults of ``train_task``: starting points from the global search, Adam steps for each,
@@ -68,32 +62,6 @@ def accuracy(network: Network, knobs: Knobs, inputs: ArrayLike, labels: ArrayLik
     return float(acc) if acc.ndim == 0 else acc
 
 
-def initial_knobs(network: Network, rng: np.random.Generator,
-                  inputs: ArrayLike | None = None, size: int | None = None) -> Knobs:
-    """Random starting knobs (a population of ``size`` if given): control currents uniform
-    in +-CONTROL_INIT; hidden biases uniform in HIDDEN_BIAS_INIT, output bias at the
-    output neuron's threshold.
-
-    Given training ``inputs`` (N, 2), W, the biases are set from the data instead: each
-    hidden neuron's median drive lands at its random point of HIDDEN_BIAS_INIT, and the
-    output neuron's median drive at its onset current."""
-    shape = () if size is None else (size,)
-    control = rng.uniform(-CONTROL_INIT, CONTROL_INIT, size=(*shape, 6))
-    mean, half = HIDDEN_BIAS_INIT
-    hidden = rng.uniform(mean - half, mean + half, size=(*shape, 2))
-    output = np.full((*shape, 1), network.output_neuron.threshold_current)
-    knobs = Knobs(control, np.concatenate([hidden, output], axis=-1)).clipped()
-    if inputs is None:
-        return knobs
-    act = forward(network, knobs, inputs)
-    hidden = hidden - network.hidden_transconductance * np.median(
-        act.chain_voltages[..., :2], axis=-2)
-    knobs = Knobs(control, np.concatenate([hidden, output], axis=-1)).clipped()
-    act = forward(network, knobs, inputs)
-    output = output - np.median(score(network, act), axis=-1, keepdims=True)
-    return Knobs(control, np.concatenate([hidden, output], axis=-1)).clipped()
-
-
 def adam(grad: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], x0: np.ndarray,
          steps: int, lr: float, lower: np.ndarray, upper: np.ndarray, beta1: float = 0.9,
          beta2: float = 0.999, eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
@@ -107,11 +75,21 @@ def adam(grad: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], x0: np.nda
     for t in range(1, steps + 1):
         value, g = grad(x)
         history[t - 1] = value
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g * g
-        step = lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-        x = np.clip(x - step, lower, upper)
+        x, m, v = adam_step(x, g, m, v, t, lr, lower, upper, beta1, beta2, eps)
     return x, history
+
+
+def adam_step(x: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, t: int,
+              lr: float, lower: np.ndarray, upper: np.ndarray, beta1: float = 0.9,
+              beta2: float = 0.999, eps: float = 1e-8
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step ``t`` (from 1) of projected Adam: x moved against gradient ``g`` by about
+    ``lr`` per coordinate and clipped into [lower, upper]; returns x and the updated
+    moments m, v."""
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    step = lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+    return np.clip(x - step, lower, upper), m, v
 
 
 def train(network: Network, inputs: ArrayLike, labels: ArrayLike, knobs: Knobs,
@@ -129,11 +107,9 @@ def train(network: Network, inputs: ArrayLike, labels: ArrayLike, knobs: Knobs,
 
     def grad(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = Knobs.from_vector(x * KNOB_SCALE)
-        act = None
-        if bench is not None:
-            measured = forward(bench, k, x_in).chain_voltages
-            act = activations_from_chain_voltages(network, k, measured)
-        g = loss_and_gradient(network, k, x_in, y, act, objective)
+        g = (loss_and_gradient(network, k, x_in, y, objective=objective) if bench is None
+             else gradient_at_measured(network, k, x_in, y,
+                                       forward(bench, k, x_in).chain_voltages, objective))
         return np.asarray(g.loss), g.vector() * KNOB_SCALE
 
     x, history = adam(grad, knobs.vector() / KNOB_SCALE, steps, lr,

@@ -256,20 +256,27 @@ class KnobMap:
     calibration: SynapseCalibration
     control_limits: tuple[float, float] = CONTROL_LIMITS  #: chip control-current range, A
 
+    @property
+    def _model_lines(self) -> tuple[np.ndarray, np.ndarray]:
+        """The model's resonances at zero control (Hz) and tunings (Hz/A), (6,) each."""
+        return (np.array([p.resonance for p in self.model.synapses]),
+                np.array([p.current_tuning for p in self.model.synapses]))
+
     def to_chip(self, knobs: Knobs) -> Knobs:
         """Chip currents (A) for model ``knobs``."""
-        f = self._model_resonance(knobs.control_currents)
-        return Knobs(self.calibration.controls(f), knobs.bias_currents)
+        f0, gamma = self._model_lines
+        return Knobs(self.calibration.controls(f0 + gamma * knobs.control_currents),
+                     knobs.bias_currents)
 
-    def _model_resonance(self, controls: np.ndarray) -> np.ndarray:
-        f0 = np.array([p.resonance for p in self.model.synapses])
-        gamma = np.array([p.current_tuning for p in self.model.synapses])
-        return f0 + gamma * controls
+    def from_chip(self, chip: Knobs) -> Knobs:
+        """Model knobs (A) that give chip currents ``chip``: the inverse of ``to_chip``."""
+        f0, gamma = self._model_lines
+        f = self.calibration.resonances(chip.control_currents)
+        return Knobs((f - f0) / gamma, chip.bias_currents)
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper model knobs (9,), A, that map within both ranges."""
-        f0 = np.array([p.resonance for p in self.model.synapses])
-        gamma = np.array([p.current_tuning for p in self.model.synapses])
+        f0, gamma = self._model_lines
         reach = np.sort(np.stack([self.calibration.resonances(np.full(6, lim))
                                   for lim in self.control_limits]), axis=0)
         ends = np.sort((reach - f0) / gamma, axis=0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,7 +65,6 @@ class NetworkBench:
     detection_power: float = 1e-9
     output_gain: float = 1000.0
     passes: int = 0  #: hardware forward passes made
-    knobs: Knobs | None = field(default=None)  #: chip currents last written, A
 
     @classmethod
     def from_station(cls, instrument: Callable[[str, type], Any], clock: Any,
@@ -94,13 +93,11 @@ class NetworkBench:
         self.analyzer.points(points)
         for source in self.inputs:
             source.output(True)
-        self.knobs = Knobs(np.zeros(6), np.zeros(3))
 
     def write(self, chip: Knobs) -> None:
         """Set the chip's control and bias currents (A); each source ramps at its rate."""
         for source, amps in zip((*self.controls, *self.biases), chip.vector(), strict=True):
             source.current(float(amps))
-        self.knobs = chip
 
     def _present(self, powers: np.ndarray) -> np.ndarray:
         sent = np.maximum(powers, POWER_FLOOR)

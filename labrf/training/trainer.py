@@ -13,7 +13,9 @@ Estimators (``ESTIMATORS``), each over minibatches of the training examples:
 Every estimator but ``offline`` starts from the offline solution. Knobs live in the
 model's units (``KnobMap`` turns them into chip currents); the loss is the model's
 ``Objective`` evaluated at the measured activations, so all estimators minimize the same
-measured quantity. A ``TrainingState`` after each epoch is enough to resume.
+measured quantity (SPSA and finite differences report the mean of their perturbed
+measurements, spending no pass on the unperturbed knobs). Passes are counted by the
+bench. A ``TrainingState`` after each epoch is enough to resume.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 from labrf.errors import LabrfError
 from labrf.network.forward import (
     DEFAULT_OBJECTIVE,
+    Activations,
     Objective,
     activations_from_chain_voltages,
     loss,
@@ -34,13 +37,11 @@ from labrf.network.forward import (
 )
 from labrf.network.params import Knobs, Network
 from labrf.network.tasks import Task
-from labrf.network.train import train_task
+from labrf.network.train import adam_step, train_task
 from labrf.training.calibration import KnobMap
 from labrf.training.hardware import Measured, NetworkBench
 
 ESTIMATORS = ("physics-aware", "spsa", "finite-difference", "offline")
-#: Passes per example and step of each estimator (offline: none).
-PASSES_PER_EXAMPLE = {"physics-aware": 1, "spsa": 2, "finite-difference": 18, "offline": 0}
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,6 @@ class EpochRecord:
     chip_currents: np.ndarray  #: (9,) A written to the chip at the end of the epoch
 
 
-ADAM = (0.9, 0.999, 1e-8)  #: beta1, beta2, eps
-
-
 class ChipInTheLoop:
     """A training of ``model``'s knobs with ``bench`` in the loop, on ``task``."""
 
@@ -116,41 +114,46 @@ class ChipInTheLoop:
         self.bench.write(self.map.to_chip(Knobs.from_vector(x)))
 
     def measure(self, x: np.ndarray, inputs: np.ndarray, labels: np.ndarray
-                ) -> tuple[float, np.ndarray, Measured]:
-        """Loss and per-example margins (A) of model knobs ``x`` measured on the chip."""
+                ) -> tuple[float, np.ndarray, Activations, Measured]:
+        """Loss, per-example margins (A) and activations of model knobs ``x``, from the
+        chain voltages measured on the chip (one pass per example)."""
         self.write(x)
         measured = self.bench.forward(inputs)
         act = activations_from_chain_voltages(self.model, Knobs.from_vector(x),
                                               measured.chain_voltages)
         value = float(loss(self.model, act, labels, self.settings.objective))
-        return value, score(self.model, act), measured
+        return value, score(self.model, act), act, measured
+
+    def _pair(self, x: np.ndarray, step: np.ndarray, inputs: np.ndarray,
+              labels: np.ndarray) -> tuple[float, float, np.ndarray]:
+        """Losses measured at x + step and x - step (within the bounds), and the mean of
+        their margins (A)."""
+        up, m_up, _, _ = self.measure(np.clip(x + step, self.lower, self.upper), inputs,
+                                      labels)
+        down, m_down, _, _ = self.measure(np.clip(x - step, self.lower, self.upper), inputs,
+                                          labels)
+        return up, down, (m_up + m_down) / 2
 
     def gradient(self, x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
                  rng: np.random.Generator) -> tuple[float, np.ndarray, np.ndarray]:
         """Loss, gradient (9,) in 1/A and margins at ``x`` by the chosen estimator."""
         s = self.settings
-        value, margins, measured = self.measure(x, inputs, labels)
         if s.estimator == "physics-aware":
-            knobs = Knobs.from_vector(x)
-            act = activations_from_chain_voltages(self.model, knobs, measured.chain_voltages)
-            g = loss_and_gradient(self.model, knobs, measured.inputs, labels, act,
-                                  s.objective)
+            value, margins, act, measured = self.measure(x, inputs, labels)
+            g = loss_and_gradient(self.model, Knobs.from_vector(x), measured.inputs, labels,
+                                  act, s.objective)
             return value, g.vector(), margins
         if s.estimator == "spsa":
             delta = rng.choice([-1.0, 1.0], size=9)
-            up = self.measure(np.clip(x + s.perturbation * delta, self.lower, self.upper),
-                              inputs, labels)[0]
-            down = self.measure(np.clip(x - s.perturbation * delta, self.lower, self.upper),
-                                inputs, labels)[0]
-            return value, (up - down) / (2 * s.perturbation) * delta, margins
-        grad = np.empty(9)
-        for i in range(9):
-            e = np.zeros(9)
-            e[i] = s.difference_step
-            up = self.measure(np.clip(x + e, self.lower, self.upper), inputs, labels)[0]
-            down = self.measure(np.clip(x - e, self.lower, self.upper), inputs, labels)[0]
+            up, down, margins = self._pair(x, s.perturbation * delta, inputs, labels)
+            return (up + down) / 2, (up - down) / (2 * s.perturbation) * delta, margins
+        grad, values, margins = np.empty(9), [], []
+        for i, step in enumerate(np.eye(9) * s.difference_step):
+            up, down, mean_margins = self._pair(x, step, inputs, labels)
             grad[i] = (up - down) / (2 * s.difference_step)
-        return value, grad, margins
+            values.append((up + down) / 2)
+            margins.append(mean_margins)
+        return float(np.mean(values)), grad, np.mean(margins, axis=0)
 
     # ------------------------------------------------------------ training
 
@@ -162,22 +165,13 @@ class ChipInTheLoop:
             trained = train_task(self.model, self.task, objective=self.settings.objective)
             return Knobs.from_vector(np.clip(trained.knobs.vector(), self.lower, self.upper))
         trained = train_task(source.model, self.task, objective=self.settings.objective)
-        chip = source.to_chip(trained.knobs)
-        f = self.map.calibration.resonances(chip.control_currents)
-        f0 = np.array([p.resonance for p in self.model.synapses])
-        gamma = np.array([p.current_tuning for p in self.model.synapses])
-        x = np.concatenate([(f - f0) / gamma, chip.bias_currents])
+        x = self.map.from_chip(source.to_chip(trained.knobs)).vector()
         return Knobs.from_vector(np.clip(x, self.lower, self.upper))
 
     def _adam(self, state: TrainingState, grad: np.ndarray) -> TrainingState:
-        b1, b2, eps = ADAM
         t = state.step + 1
-        m = b1 * state.adam_m + (1 - b1) * grad
-        v = b2 * state.adam_v + (1 - b2) * grad * grad
-        # Adam's step is scale-free: it moves each knob by about learning_rate
-        direction = (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
-        x = np.clip(state.knobs - self.settings.learning_rate * direction, self.lower,
-                    self.upper)
+        x, m, v = adam_step(state.knobs, grad, state.adam_m, state.adam_v, t,
+                            self.settings.learning_rate, self.lower, self.upper)
         return replace(state, knobs=x, adam_m=m, adam_v=v, step=t)
 
     def epochs(self, state: TrainingState) -> Iterator[EpochRecord]:
@@ -187,19 +181,19 @@ class ChipInTheLoop:
         s = self.settings
         n = min(s.train_examples, len(self.task.train_inputs))
         x_all, y_all = self.task.train_inputs[:n], self.task.train_labels[:n]
-        per_pass = PASSES_PER_EXAMPLE[s.estimator]
         while state.epoch < s.epochs:
             rng = np.random.default_rng([s.seed, state.epoch])
             order = rng.permutation(n)
             losses, correct = [], 0
             for start in range(0, n, s.batch_size):
                 batch = order[start:start + s.batch_size]
+                before = self.bench.passes
                 value, grad, margins = self.gradient(state.knobs, x_all[batch], y_all[batch],
                                                      rng)
                 losses.append(value * len(batch))
                 correct += int(np.sum((margins > 0) == y_all[batch]))
                 state = self._adam(state, grad)
-                state = replace(state, passes=state.passes + per_pass * len(batch))
+                state = replace(state, passes=state.passes + self.bench.passes - before)
             state = replace(state, epoch=state.epoch + 1)
             validation, used = self.validate(state.knobs)
             yield EpochRecord(state, float(np.sum(losses) / n), correct / n, validation, used,
@@ -214,8 +208,9 @@ class ChipInTheLoop:
         if m <= 0:
             return float("nan"), 0
         inputs, labels = self.task.train_inputs[n:n + m], self.task.train_labels[n:n + m]
-        _, margins, _ = self.measure(x, inputs, labels)
-        return float(np.mean((margins > 0) == labels)), m
+        before = self.bench.passes
+        margins = self.measure(x, inputs, labels)[1]
+        return float(np.mean((margins > 0) == labels)), self.bench.passes - before
 
     # ------------------------------------------------------------ evaluation
 
