@@ -14,6 +14,10 @@ has it).
     python benchmarks/training.py [--seeds 3] [--epochs 10] [--tasks xor circles moons]
     python benchmarks/training.py --start design --epochs 20 \
         --estimators physics-aware spsa finite-difference
+    python benchmarks/training.py --path-imbalance 0 0.5 1 --estimators offline physics-aware
+
+``--path-imbalance`` runs the whole table once per spread of the RF paths' transmissions
+(dB, one sigma; the station file's own figure by default), on a copy of the station file.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 from labrf.runner import run
 from labrf.station import load_station
@@ -37,6 +43,18 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def station_file(tmp: Path, path_imbalance: float | None) -> Path:
+    """The benchmark's station file, or a copy of it in ``tmp`` with the chip's
+    ``path_imbalance`` set to ``path_imbalance`` dB."""
+    if path_imbalance is None:
+        return STATION
+    data = yaml.safe_load(STATION.read_text())
+    data["labrf"]["simulation"]["devices"]["chip"]["path_imbalance"] = f"{path_imbalance} dB"
+    copy = tmp / f"sim_network_{path_imbalance:g}dB.yaml"
+    copy.write_text(yaml.safe_dump(data, sort_keys=False))
+    return copy
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
@@ -46,11 +64,24 @@ def main() -> int:
     parser.add_argument("--start", choices=["model", "design"], default="model",
                         help="start from the offline solution of the calibrated model, or "
                              "of the bare design (far from the target)")
+    parser.add_argument("--path-imbalance", type=float, nargs="+", default=[None],
+                        metavar="DB", help="spread(s) of the RF paths' transmissions, dB")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for imbalance in args.path_imbalance:
+            if imbalance is not None:
+                print(f"\n=== RF path imbalance {imbalance:g} dB ===", flush=True)
+            status = table(args, station_file(Path(tmp), imbalance), Path(tmp))
+            if status:
+                return status
+    return 0
 
+
+def table(args: argparse.Namespace, station_path: Path, tmp: Path) -> int:
+    """Run and print the table for one station file; non-zero if a run did not complete."""
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, load_station(STATION) as station:
-        db = Path(tmp) / "training.db"
+    with load_station(station_path) as station:
+        db = tmp / f"training_{station_path.stem}.db"
         runs = [(e, "calibrated") for e in args.estimators]
         if "offline" in args.estimators:
             runs.insert(0, ("offline", "design"))

@@ -32,6 +32,7 @@ from labrf.network.params import (
     SYNAPSE_NAMES,
     Knobs,
     Network,
+    imbalanced_paths,
     nominal_network,
     varied_network,
 )
@@ -44,7 +45,7 @@ __all__ = [
     "TASKS", "Activations", "Gradient", "Knobs", "Network", "Objective", "Task",
     "TrainResult", "accuracy", "activations_from_chain_voltages",
     "activations_from_neuron_currents", "backward", "circles",
-    "forward", "gradient_at_measured", "loss", "loss_and_gradient",
+    "forward", "gradient_at_measured", "imbalanced_paths", "loss", "loss_and_gradient",
     "loss_sensitivity", "make_task", "nominal_network", "onset_current", "predict", "score",
     "search_knobs", "train", "train_task", "two_moons", "varied_network", "xor_quadrants",
 ]

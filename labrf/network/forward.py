@@ -2,15 +2,17 @@
 
 Forward (per example, inputs P_1, P_2 in W at f_1, f_2):
 
-    V_j  = sum_k s_k sum_i V_dc(synapse jk; f_i, P_i)         chains A, B (s_k = (-1)^k)
+    V_j  = sum_k s_k sum_i V_dc(synapse jk; f_i, c_ji P_i)     chains A, B (s_k = (-1)^k)
     I_j  = b_j + g_m V_j;  P_j = P_emit(I_j);  f_j = f_osc(I_j)       neurons N1, N2
-    V_O  = sum_k s_k sum_j V_dc(synapse Ok; f_j, G P_j)        output chain
+    V_O  = sum_k s_k sum_j V_dc(synapse Ok; f_j, G e_j P_j)    output chain
     I_O  = b_O + g_m V_O;  P_O = P_emit(I_O)                    output neuron NO
 
 with V_dc the full spin-diode line of ``labrf.physics.spin_diode`` (every tone reaches every
 junction of its chain: crosstalk, and saturation by the total power) and P_emit, f_osc
-those of ``labrf.physics.oscillator``. A synapse's resonance is f_r0 + gamma_B B + gamma_I c,
-with c its control current (a field line: no DC current through the junction).
+those of ``labrf.physics.oscillator``; c_ji and e_j are the RF paths' transmissions
+(``Network.input_coupling``, ``Network.emission_coupling``; 1 as designed). A synapse's
+resonance is f_r0 + gamma_B B + gamma_I c, with c its control current (a field line: no DC
+current through the junction).
 
 Class: NO emits (P_O > ``Network.detection_power``), i.e. I_O > I_on, its onset current.
 Loss (``Objective``): logistic loss on the margin (I_O - I_on) / T, plus a penalty on
@@ -145,6 +147,13 @@ def _synapse_voltages(tuned: SpinDiodeParams, freqs: ArrayLike, powers: np.ndarr
     return rectified_voltage(tuned, freqs, powers, total_power=total).sum(axis=-1)
 
 
+def _hidden_powers(network: Network, p_in: np.ndarray) -> np.ndarray:
+    """(4, N, 2) input powers (W) reaching each hidden synapse A1, A2, B1, B2 through the
+    splitter's arms, from the (N, 2) powers at the inputs."""
+    coupling = np.repeat(np.asarray(network.input_coupling), 2, axis=0)
+    return p_in * coupling[:, None, :]
+
+
 def _chains(v_syn: np.ndarray) -> np.ndarray:
     """(..., N, m/2) chain voltages from (..., m, N) synapse voltages, with polarity
     (-1)^k within a chain of two."""
@@ -183,12 +192,12 @@ def forward(network: Network, knobs: Knobs, inputs: ArrayLike,
     c, b = knobs.control_currents, knobs.bias_currents
     f_in = np.asarray(network.input_frequencies, dtype=float)
     hidden = _tuned(dev.hidden_synapses, dev.hidden_lines, c[..., :4], network.field)
-    v_h = _chains(_synapse_voltages(hidden, f_in, p_in))
+    v_h = _chains(_synapse_voltages(hidden, f_in, _hidden_powers(network, p_in)))
     d_h = b[..., None, :2] + network.hidden_transconductance * v_h
     i_h = clamp(network, d_h)
     p_h, f_h = neuron_response(dev.hidden_neurons, i_h, network.field)
     output = _tuned(dev.output_synapses, dev.output_lines, c[..., 4:], network.field)
-    tones_f, tones_p = f_h, network.rf_gain * p_h
+    tones_f, tones_p = f_h, network.emission_gains * p_h
     if probe is not None:
         tones_f = np.concatenate([f_h, np.full(f_h.shape[:-1] + (1,), float(probe[0]))], -1)
         tones_p = np.concatenate([tones_p, np.full(f_h.shape[:-1] + (1,), float(probe[1]))],
@@ -369,7 +378,8 @@ def backward(network: Network, knobs: Knobs, inputs: ArrayLike, activations: Act
 
     # Output chain: its tones are the hidden neurons' amplified emissions.
     g_vo = network.output_transconductance * g_i[..., 2]
-    p_o = network.rf_gain * activations.emitted_powers[..., None, :, :2]
+    gains = network.emission_gains
+    p_o = gains * activations.emitted_powers[..., None, :, :2]
     output = _tuned(dev.output_synapses, dev.output_lines, c[..., 4:], network.field)
     part = _diode_partials(output, activations.frequencies[..., None, :, :2], p_o)
     grad[..., 4:6] = (_POLARITY * dev.output_synapses.current_tuning
@@ -381,7 +391,7 @@ def backward(network: Network, knobs: Knobs, inputs: ArrayLike, activations: Act
     # Hidden neurons: emitted power and frequency both move with the drive.
     hn = dev.hidden_neurons
     slope = _emission_slope(hn, activations.neuron_currents[..., :2])
-    g_ih = g_i[..., :2] + g_vo[..., None] * (dvo_dp * network.rf_gain * slope
+    g_ih = g_i[..., :2] + g_vo[..., None] * (dvo_dp * gains * slope
                                              + dvo_df * hn.current_tuning) * _unclamped(
         network, activations.drives[..., :2])
     grad[..., 6:8] = g_ih.sum(axis=-2)
@@ -389,7 +399,8 @@ def backward(network: Network, knobs: Knobs, inputs: ArrayLike, activations: Act
     # Hidden chains: tones at fixed frequencies, so only the resonances move.
     g_vh = network.hidden_transconductance * g_ih
     hidden = _tuned(dev.hidden_synapses, dev.hidden_lines, c[..., :4], network.field)
-    part = _diode_partials(hidden, np.asarray(network.input_frequencies, dtype=float), p_in)
+    part = _diode_partials(hidden, np.asarray(network.input_frequencies, dtype=float),
+                           _hidden_powers(network, p_in))
     per_synapse = part.d_resonance.sum(axis=-1)  # (..., 4, N)
     per_synapse = per_synapse.reshape(*per_synapse.shape[:-2], 2, 2, per_synapse.shape[-1])
     grad[..., :4] = (np.tile(_POLARITY, 2) * dev.hidden_synapses.current_tuning

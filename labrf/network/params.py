@@ -45,6 +45,12 @@ class Network:
     hidden_transconductance: float = 100.0  #: g_m from chain A/B voltage to N1/N2, A/V
     output_transconductance: float = 100.0  #: g_m from the output chain to NO, A/V
     rf_gain: float = 30.0  #: power gain from N1, N2 to the output chain (linear, W/W)
+    #: power transmission of the splitter's arms, from RF input i (columns: f1, f2) to
+    #: chain j (rows: A, B), relative to the design (1: as designed)
+    input_coupling: tuple[tuple[float, float], tuple[float, float]] = ((1.0, 1.0), (1.0, 1.0))
+    #: power transmission from N1, N2 to the output chain (the combiner's arms), relative
+    #: to the design; it multiplies ``rf_gain``
+    emission_coupling: tuple[float, float] = (1.0, 1.0)
     detection_power: float = 1e-9  #: output power above which NO counts as emitting, W
     #: output-current limit of each neuron's drive stage (bias + g_m V, summed and
     #: clamped there), A: the junctions' current limit, which keeps a neuron below
@@ -57,6 +63,16 @@ class Network:
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "input_frequencies",
                            tuple(float(f) for f in self.input_frequencies))
+        inputs = np.asarray(self.input_coupling, dtype=float)
+        emission = np.asarray(self.emission_coupling, dtype=float)
+        if (inputs.shape != (2, 2) or emission.shape != (2,)
+                or not (np.all(inputs > 0) and np.all(emission > 0))):
+            raise ValueError("a Network's input_coupling is 2 x 2 and its emission_coupling "
+                             "2 power transmissions, all > 0; got "
+                             f"{self.input_coupling} and {self.emission_coupling}")
+        object.__setattr__(self, "input_coupling",
+                           tuple(tuple(float(g) for g in row) for row in inputs))
+        object.__setattr__(self, "emission_coupling", tuple(float(g) for g in emission))
         if len(self.hidden_synapses) != 4 or len(self.output_synapses) != 2:
             raise ValueError("a Network has 4 hidden synapses (A1, A2, B1, B2) and 2 output "
                              f"synapses (O1, O2), got {len(self.hidden_synapses)} and "
@@ -69,6 +85,11 @@ class Network:
     def synapses(self) -> tuple[SpinDiodeParams, ...]:
         """All six synapses in knob order (A1, A2, B1, B2, O1, O2)."""
         return (*self.hidden_synapses, *self.output_synapses)
+
+    @property
+    def emission_gains(self) -> np.ndarray:
+        """(2,) power gain from N1 and N2 to the output chain, W/W."""
+        return self.rf_gain * np.asarray(self.emission_coupling)
 
     @property
     def neurons(self) -> tuple[OscillatorParams, ...]:
@@ -183,3 +204,16 @@ def varied_network(network: Network, rng: np.random.Generator, sigma: float = 0.
     neu = [vary_neuron(p, sigma, rng) for p in network.neurons]
     return replace(network, hidden_synapses=tuple(syn[:4]), output_synapses=tuple(syn[4:]),
                    hidden_neurons=tuple(neu[:2]), output_neuron=neu[2])
+
+
+def imbalanced_paths(network: Network, rng: np.random.Generator, sigma_db: float
+                     ) -> Network:
+    """``network`` with each RF path's power transmission (``input_coupling``: f1, f2 to
+    chains A, B; ``emission_coupling``: N1, N2 to the output chain) scaled by an
+    independent log-normal factor, 10^(sigma_db N(0, 1) / 10): the splitter's, combiner's
+    and cables' imbalance, sigma_db in dB."""
+    factors = 10.0 ** (sigma_db * rng.standard_normal(6) / 10.0)
+    inputs = np.asarray(network.input_coupling) * factors[:4].reshape(2, 2)
+    emission = np.asarray(network.emission_coupling) * factors[4:]
+    return replace(network, input_coupling=tuple(map(tuple, inputs)),
+                   emission_coupling=tuple(emission))

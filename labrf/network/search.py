@@ -91,7 +91,8 @@ def _contributions(network: Network, neuron: int, currents: np.ndarray, grid: np
     for k, p in enumerate(network.output_synapses):
         f_r = resonance_frequency(p, network.field, grid)
         line = replace(p, resonance=f_r[:, None, None])
-        out.append((-1.0) ** k * rectified_voltage(line, freq, network.rf_gain * power))
+        out.append((-1.0) ** k * rectified_voltage(line, freq,
+                                                   network.emission_gains[neuron] * power))
     return np.stack(out)
 
 

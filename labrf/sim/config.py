@@ -92,6 +92,7 @@ _NETWORK = {
     "line_resistance": ("ohm", 1e-3, 1e6),
     "bias_resistance": ("ohm", 1e-3, 1e6),
     "monitor_coupling": ("dB", -100.0, 0.0),
+    "path_imbalance": ("dB", 0.0, 10.0),
 }
 DEVICE_KINDS = ("mtj", "amplifier", "coil", "network")
 #: Terminals of a network device and their kinds: ``rf_input`` (RF sources, through the
@@ -152,6 +153,10 @@ class NetworkConfig:
     line_resistance: float = 20.0  #: ohm, each synapse's control field line
     bias_resistance: float = 100.0  #: ohm, each neuron drive stage's bias input
     monitor_coupling: float = -20.0  #: dB, combiner to its monitor port
+    #: dB, spread (one sigma) of the RF paths' transmissions, drawn per path from the
+    #: world's seed: splitter arms (f1, f2 to chains A, B), combiner arms (N1, N2 to the
+    #: output chain). Neither calibration measures them.
+    path_imbalance: float = 0.0
     kind: str = "network"
 
 
@@ -370,7 +375,7 @@ def _network(r: _Reader, name: str, dev: dict[str, Any], key: str) -> NetworkCon
                                            params[junction])
     values = {k: r.quantity(dev[k], f"{key}.{k}", *_NETWORK[k]) for k in _NETWORK if k in dev}
     wiring = {k: values.pop(k) for k in ("line_resistance", "bias_resistance",
-                                         "monitor_coupling") if k in values}
+                                         "monitor_coupling", "path_imbalance") if k in values}
     if "rf_gain" in values:
         values["rf_gain"] = float(db_to_ratio(values["rf_gain"]))
     syn = tuple(synapses.values())

@@ -32,6 +32,7 @@ from labrf.network import (
     Knobs,
     Network,
     forward,
+    imbalanced_paths,
     predict,
     varied_network,
 )
@@ -238,8 +239,9 @@ class World:
         return replace(dev, spin_diode=diode, oscillator=osc, junction=junction)
 
     def _network_state(self, dev: NetworkConfig) -> _NetworkState:
-        """A network's state: its chip varied with the world's variability (the same seed
-        gives the same chip), the RF sources on its input in instrument order."""
+        """A network's state: its chip varied with the world's variability and its RF paths
+        with the device's ``path_imbalance`` (the same seed gives the same chip), the RF
+        sources on its input in instrument order."""
         sources = [inst for inst, ports in self.wiring.items()
                    if f"{dev.name}.input" in ports.values()]
         if len(sources) > NETWORK_INPUTS:
@@ -248,6 +250,9 @@ class World:
         sigma = self.config.variability
         network = dev.network if sigma == 0 else varied_network(
             dev.network, self.rng(f"{dev.name}/variability"), sigma)
+        if dev.path_imbalance > 0:
+            network = imbalanced_paths(network, self.rng(f"{dev.name}/paths"),
+                                       dev.path_imbalance)
         probes = [inst for inst, ports in self.wiring.items()
                   if f"{dev.name}.probe" in ports.values()]
         return _NetworkState(dev, replace(network, field=0.0), sources,
@@ -616,6 +621,8 @@ class World:
             "hidden_transconductance": float(net.hidden_transconductance),
             "output_transconductance": float(net.output_transconductance),
             "rf_gain": float(net.rf_gain),
+            "input_coupling": [[float(g) for g in row] for row in net.input_coupling],
+            "emission_coupling": [float(g) for g in net.emission_coupling],
             "detection_power": float(net.detection_power),
             "drive_limit": float(net.drive_limit),
             "line_resistance": float(state.config.line_resistance),

@@ -263,10 +263,16 @@ class KnobMap:
                 np.array([p.current_tuning for p in self.model.synapses]))
 
     def to_chip(self, knobs: Knobs) -> Knobs:
-        """Chip currents (A) for model ``knobs``."""
+        """Chip currents (A) for model ``knobs``. Knobs within ``bounds`` give currents
+        within ``control_limits`` exactly: the map's rounding (a part in 1e9 past a limit)
+        is clipped away; anything further is left for the current source to refuse."""
         f0, gamma = self._model_lines
-        return Knobs(self.calibration.controls(f0 + gamma * knobs.control_currents),
-                     knobs.bias_currents)
+        chip = self.calibration.controls(f0 + gamma * knobs.control_currents)
+        lo, hi = self.control_limits
+        tol = 1e-9 * max(abs(lo), abs(hi))
+        chip = np.where((chip > hi) & (chip <= hi + tol), hi, chip)
+        chip = np.where((chip < lo) & (chip >= lo - tol), lo, chip)
+        return Knobs(chip, knobs.bias_currents)
 
     def from_chip(self, chip: Knobs) -> Knobs:
         """Model knobs (A) that give chip currents ``chip``: the inverse of ``to_chip``."""

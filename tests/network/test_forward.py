@@ -64,6 +64,24 @@ def test_chains_sum_every_input_on_every_synapse_with_alternating_polarity():
                       tones), rtol=1e-10)
 
 
+def test_rf_path_transmissions_scale_the_power_each_chain_sees():
+    k = knobs(RNG.uniform(-4e-3, 4e-3, 6))
+    paths = replace(NET, input_coupling=((0.8, 1.1), (1.2, 0.9)), emission_coupling=(0.7, 1.3))
+    act = forward(paths, k, INPUTS)
+    for j in range(2):
+        # Chain j is the nominal chain fed with input i's power times c_ji.
+        alone = forward(NET, k, INPUTS * np.array(paths.input_coupling[j]))
+        np.testing.assert_allclose(act.chain_voltages[:, j], alone.chain_voltages[:, j],
+                                   rtol=1e-10)
+    tones = NET.rf_gain * np.array([0.7, 1.3]) * act.emitted_powers[:, :2]
+    np.testing.assert_allclose(
+        act.chain_voltages[:, 2],
+        chain_voltage(NET.output_synapses, k.control_currents[4:], act.frequencies[:, :2],
+                      tones), rtol=1e-10)
+    with pytest.raises(ValueError, match="emission_coupling"):
+        replace(NET, emission_coupling=(1.0, 0.0))
+
+
 def test_polarity_identical_synapses_cancel_and_swapping_flips_the_sign():
     # A1 (240 MHz) and A2 (260 MHz) both moved to 250 MHz: the chain voltage cancels.
     shift = 10e6 / NET.hidden_synapses[0].current_tuning

@@ -11,6 +11,7 @@ from labrf.network import (
     backward,
     forward,
     gradient_at_measured,
+    imbalanced_paths,
     loss,
     loss_and_gradient,
     loss_sensitivity,
@@ -42,8 +43,12 @@ def relative_error(a, b):
     return np.abs(a - b) / np.maximum(np.abs(b), 1e-3 * np.abs(b).max())
 
 
-@pytest.mark.parametrize("network", [NET, varied_network(NET, np.random.default_rng(3))],
-                         ids=["nominal", "varied"])
+IMBALANCED = imbalanced_paths(varied_network(NET, np.random.default_rng(3)),
+                              np.random.default_rng(4), 1.0)
+
+
+@pytest.mark.parametrize("network", [NET, varied_network(NET, np.random.default_rng(3)),
+                                     IMBALANCED], ids=["nominal", "varied", "imbalanced"])
 @pytest.mark.parametrize("objective", [Objective(), Objective(drive_limit=4.7e-3)],
                          ids=["loss", "loss+drive-penalty"])
 def test_gradient_matches_central_differences(network, objective):

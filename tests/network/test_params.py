@@ -8,6 +8,7 @@ from labrf.network import (
     CONTROL_LIMITS,
     Knobs,
     Network,
+    imbalanced_paths,
     nominal_network,
     varied_network,
 )
@@ -55,6 +56,20 @@ def test_varied_network_is_seeded_and_spreads_by_sigma():
     # What is not drawn stays put.
     assert all(p.damping == q.damping for p, q in zip(net.synapses, a.synapses, strict=True))
     assert a.input_frequencies == net.input_frequencies
+
+
+def test_imbalanced_paths_are_seeded_and_spread_by_sigma_in_db():
+    net = nominal_network()
+    a = imbalanced_paths(net, np.random.default_rng(7), 0.5)
+    assert a == imbalanced_paths(net, np.random.default_rng(7), 0.5)
+    assert a.synapses == net.synapses and a.neurons == net.neurons
+    db = []
+    for seed in range(60):
+        v = imbalanced_paths(net, np.random.default_rng(seed), 0.5)
+        db += list(10 * np.log10(np.ravel(v.input_coupling)))
+        db += list(10 * np.log10(v.emission_coupling))
+    assert np.std(db) == pytest.approx(0.5, rel=0.1)
+    assert imbalanced_paths(net, np.random.default_rng(7), 0.0) == net
 
 
 def test_knobs_round_trip_clip_and_stack():

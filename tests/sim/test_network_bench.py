@@ -233,9 +233,27 @@ def test_variability_gives_a_seeded_chip_about_two_percent_off_nominal() -> None
     assert World(config).network("chip") == chip
     other = World(dataclasses.replace(config, seed=config.seed + 1)).network("chip")
     assert other != chip
-    flat = World(dataclasses.replace(config, variability=0.0)).network("chip")
     device = config.devices["chip"]
-    assert isinstance(device, NetworkConfig) and flat == device.network
+    assert isinstance(device, NetworkConfig) and device.path_imbalance == 0.5
+    flat = World(dataclasses.replace(config, variability=0.0, devices={
+        **config.devices, "chip": dataclasses.replace(device, path_imbalance=0.0)}))
+    assert flat.network("chip") == device.network
+
+
+def test_rf_paths_are_imbalanced_independently_of_the_junctions() -> None:
+    """The station's 0.5 dB spread of the RF paths: seeded, drawn apart from the
+    junctions' spread (so either can change without moving the other)."""
+    config = load_simulation(SIM_NETWORK)
+    chip = World(config).network("chip")
+    paths_db = 10 * np.log10([*np.ravel(chip.input_coupling), *chip.emission_coupling])
+    assert np.all(paths_db != 0) and np.all(np.abs(paths_db) < 2.0)
+    same_junctions = World(dataclasses.replace(config, variability=0.0)).network("chip")
+    assert same_junctions.input_coupling == chip.input_coupling
+    assert same_junctions.emission_coupling == chip.emission_coupling
+    other = World(dataclasses.replace(config, seed=config.seed + 1)).network("chip")
+    assert other.input_coupling != chip.input_coupling
+    described = World(config).describe()["devices"]["chip"]
+    assert described["emission_coupling"] == list(chip.emission_coupling)
 
 
 # ---------------------------------------------------------------------------- config errors
@@ -283,6 +301,10 @@ def gain_in_watts(data: dict[str, Any]) -> None:
     sim(data)["devices"]["chip"]["rf_gain"] = "30 W"
 
 
+def negative_imbalance(data: dict[str, Any]) -> None:
+    sim(data)["devices"]["chip"]["path_imbalance"] = "-1 dB"
+
+
 ROOT = "labrf.simulation"
 
 
@@ -302,6 +324,7 @@ ROOT = "labrf.simulation"
     (three_rf_inputs, f"{ROOT}.instruments.rf_input_3.output",
      "a network takes 2 RF inputs; chip.input already has rf_input_1, rf_input_2"),
     (gain_in_watts, f"{ROOT}.devices.chip.rf_gain", "dB"),
+    (negative_imbalance, f"{ROOT}.devices.chip.path_imbalance", "0"),
 ])
 def test_network_wiring_mistakes_are_named(edit: Any, key: str, hint: str) -> None:
     data = station_data()

@@ -73,11 +73,14 @@ def test_knob_map_writes_the_model_resonance_onto_the_chip():
            for p, c in zip(CHIP.synapses, chip.control_currents, strict=True)]
     np.testing.assert_allclose(got, want, atol=30e3)
     np.testing.assert_array_equal(chip.bias_currents, model.bias_currents)
-    # anywhere within the bounds, the chip's currents stay within its control limits
+    # anywhere within the bounds, the chip's currents stay within its control limits,
+    # exactly: a current source refuses 5.000000000000001 mA
     for x in (lo, hi):
         currents = knob_map.to_chip(Knobs.from_vector(x)).control_currents
-        assert np.all(currents >= CONTROL_LIMITS[0] - 1e-12)
-        assert np.all(currents <= CONTROL_LIMITS[1] + 1e-12)
+        assert np.all(currents >= CONTROL_LIMITS[0]) and np.all(currents <= CONTROL_LIMITS[1])
+    # past the bounds, the map does not hide the overshoot
+    beyond = knob_map.to_chip(Knobs.from_vector(hi + 1e-4)).control_currents
+    assert np.any(np.abs(beyond) > CONTROL_LIMITS[1])
 
 
 def test_calibrations_round_trip_and_refuse_incomplete_data():
