@@ -11,7 +11,7 @@ how many times more passes ``spsa`` and ``finite-difference`` need than
 ``physics-aware`` to reach 97.7 % validation accuracy (0 where the offline start already
 has it).
 
-    python benchmarks/training.py [--seeds 3] [--epochs 10] [--tasks xor circles moons]
+    python benchmarks/training.py [--seeds 3] [--epochs 20] [--tasks xor circles moons]
     python benchmarks/training.py --start design --epochs 20 \
         --estimators physics-aware spsa finite-difference
     python benchmarks/training.py --path-imbalance 0 0.5 1 --estimators offline physics-aware
@@ -58,7 +58,7 @@ def station_file(tmp: Path, path_imbalance: float | None) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--tasks", nargs="+", default=["xor", "circles", "moons"])
     parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS))
     parser.add_argument("--start", choices=["model", "design"], default="model",

@@ -101,7 +101,8 @@ def run_demo(station: Path = DEFAULT_STATION, db: Path = DEFAULT_DB,
         if training:
             trained = training["physics-aware"]
             calibrations = ", ".join(map(str, trained.extra["prerequisites"].values()))
-            print(f"network bench ({network}, 2 % device spread): synapse and neuron "
+            print(f"network bench ({network}, 2 % device spread, 0.5 dB spread of the RF "
+                  f"paths): synapse and neuron "
                   f"calibrations (runs {calibrations}), then XOR on 400 held-out examples",
                   file=out)
             for name, text in (("offline-design", "design, trained offline"),

@@ -89,7 +89,7 @@ class ChipInTheLoopTraining(LabProcedure):
                           choices=["calibrated", "design"], default="calibrated")
     start = ListParameter("Start from the offline solution of the training's model, or of "
                           "the bare design", choices=["model", "design"], default="model")
-    epochs = IntegerParameter("Epochs", default=10, minimum=0, maximum=10000)
+    epochs = IntegerParameter("Epochs", default=20, minimum=0, maximum=10000)
     batch_size = IntegerParameter("Examples per step", default=50, minimum=1, maximum=100000)
     train_examples = IntegerParameter("Training examples per epoch", default=200, minimum=1,
                                       maximum=100000)

@@ -28,8 +28,11 @@ def test_demo_fits_match_the_truth_and_the_plots_exist(tmp_path) -> None:
     text = out.getvalue()
     assert "threshold I_th" in text and "plots:" in text and str(tmp_path) in text
     training = result["training"]
-    assert training["offline-design"].fit["test_accuracy"] < 0.8
-    assert training["physics-aware"].fit["test_accuracy"] >= 0.977
+    accuracy = {name: r.fit["test_accuracy"] for name, r in training.items()}
+    assert accuracy["offline-design"] < 0.8
+    # the calibrated model misses the RF paths: the chip in the loop makes up for them
+    assert accuracy["offline-calibrated"] < accuracy["physics-aware"] - 0.02
+    assert accuracy["physics-aware"] >= 0.977
     assert "chip in the loop (physics-aware, calibrated model)" in text
 
 

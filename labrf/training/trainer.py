@@ -49,7 +49,7 @@ class Settings:
     """How a training runs (currents in A)."""
 
     estimator: str = "physics-aware"
-    epochs: int = 10
+    epochs: int = 20
     batch_size: int = 50
     train_examples: int = 200  #: training examples presented to the chip per epoch
     #: validation examples (from the training split, never trained on) measured after each

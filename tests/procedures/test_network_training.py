@@ -1,5 +1,6 @@
 """Calibrations and chip-in-the-loop training on the simulated nine-junction bench
-(sim_network.yaml: 2 % device spread, noise on), through the runner and its database.
+(sim_network.yaml: 2 % device spread, 0.5 dB spread of the RF paths, noise on), through the
+runner and its database.
 
 The calibrations run once per module (the runner makes them before the first training);
 every training then builds on them, as in the lab.
@@ -38,7 +39,8 @@ def station() -> Iterator[LabStation]:
 
 @pytest.fixture(scope="module")
 def trainings(station: LabStation, db: Path) -> dict[tuple[str, str, int], dict]:
-    """physics-aware on every task and seed, offline on seed 0: their fits."""
+    """physics-aware and offline (calibrated model) on every task and seed, offline with
+    the design on seed 0: their fits."""
     fits = {}
     for task in ("xor", "circles", "moons"):
         for seed in (0, 1, 2):
@@ -47,10 +49,12 @@ def trainings(station: LabStation, db: Path) -> dict[tuple[str, str, int], dict]
             assert result.status == "completed", result.error
             fits[task, "physics-aware", seed] = {**result.fit, "extra": result.extra,
                                                  "run_id": result.run_id}
-        for model in ("design", "calibrated"):
-            result = run("chip-in-the-loop", station, {"task": task, "estimator": "offline",
-                                                       "model": model}, db=db, progress=None)
-            fits[task, f"offline-{model}", 0] = result.fit
+        for model, seeds in (("design", (0,)), ("calibrated", (0, 1, 2))):
+            for seed in seeds:
+                result = run("chip-in-the-loop", station,
+                             {"task": task, "estimator": "offline", "model": model,
+                              "seed": seed, "map_points": 0}, db=db, progress=None)
+                fits[task, f"offline-{model}", seed] = result.fit
     return fits
 
 
@@ -84,19 +88,21 @@ def test_physics_aware_reaches_the_target_on_every_task(trainings) -> None:
         assert statistics.median(accuracies) >= TARGET, (task, accuracies)
 
 
-def test_offline_training_of_the_design_is_measurably_worse_on_the_varied_chip(trainings
-                                                                              ) -> None:
-    """The design model, trained offline and written through the synapse calibration,
-    loses most of its accuracy on a chip with 2 % spread. (With the neuron calibration in
-    the model as well, offline is close to the target on this chip: the benchmark says by
-    how much.)"""
+def test_offline_training_is_measurably_worse_on_the_varied_chip(trainings) -> None:
+    """Trained offline and written through the synapse calibration, the design loses most
+    of its accuracy on a chip with 2 % spread; the calibrated model, which misses only the
+    RF paths' 0.5 dB spread, loses at least 2 points (median of 3 seeds) that training
+    with the chip in the loop wins back."""
     for task in ("xor", "circles", "moons"):
-        offline = trainings[task, "offline-design", 0]
-        calibrated = trainings[task, "offline-calibrated", 0]
-        trained = trainings[task, "physics-aware", 0]
-        assert offline["hardware_forward_passes"] == 0 == calibrated["hardware_forward_passes"]
-        assert offline["test_accuracy"] <= trained["test_accuracy"] - 0.2, task
-        assert offline["learning_curve"]["epoch"] == [0]
+        design = trainings[task, "offline-design", 0]
+        trained = [trainings[task, "physics-aware", s]["test_accuracy"] for s in range(3)]
+        offline = [trainings[task, "offline-calibrated", s] for s in range(3)]
+        assert design["test_accuracy"] <= trained[0] - 0.2, task
+        assert statistics.median(f["test_accuracy"] for f in offline) <= (
+            statistics.median(trained) - 0.02), (task, offline, trained)
+        for fit in (design, *offline):
+            assert fit["hardware_forward_passes"] == 0
+            assert fit["learning_curve"]["epoch"] == [0]
 
 
 def test_training_stays_within_the_limits_and_ends_safe(station, trainings) -> None:
@@ -123,10 +129,10 @@ def test_epochs_and_test_rows_are_in_the_dataset(db, trainings) -> None:
     fit = trainings["moons", "physics-aware", 1]
     data = run_columns(load_run(db, fit["run_id"]))
     epochs = data["row"] == 0
-    assert list(data["epoch"][epochs]) == list(range(11))
-    # 200 training passes per epoch, counted; the held-out accuracy ends at the target
-    assert list(data["passes"][epochs]) == [200 * e for e in range(11)]
-    assert fit["hardware_forward_passes"] == 2000
+    assert list(data["epoch"][epochs]) == list(range(21))
+    # 200 training passes per epoch, counted
+    assert list(data["passes"][epochs]) == [200 * e for e in range(21)]
+    assert fit["hardware_forward_passes"] == 4000
     assert np.sum(data["row"] == 1) == 400 and np.sum(data["row"] == 2) == 225
     assert data["knobs"].shape[1] == 9
     assert fit["learning_curve"]["loss"][-1] < fit["learning_curve"]["loss"][1]
@@ -170,7 +176,7 @@ def test_model_and_bench_agree_at_the_trained_knobs(station, trainings) -> None:
 
 def test_a_fault_mid_epoch_is_retried_or_resumed(station, db, trainings) -> None:
     bench = station.bench
-    params = {"task": "circles", "seed": 0, "epochs": 4, "map_points": 0}
+    params = {"task": "xor", "seed": 0, "epochs": 4, "map_points": 0}
     bench.inject_fault("chain_O", FaultRule("timeout", match=r"READ\?", nth=300))
     retried = run("chip-in-the-loop", station, params, db=db, progress=None)
     assert retried.status == "completed" and retried.retries == 1
