@@ -1,15 +1,15 @@
 """Chip-in-the-loop training on the simulated nine-junction bench: estimator x task x seed.
 
 Runs ``chip-in-the-loop`` through the runner on ``station_configs/sim_network.yaml``
-(2 % device spread, noise on) for every estimator, task and seed, after one synapse and
-one neuron calibration, and prints per run and then per estimator and task (medians over
-the seeds): final test accuracy (analyzer, 400 held-out examples), training forward
-passes, passes until the validation accuracy first reached 97.7 %, instrument time and wall
-time. Every estimator uses the calibrated model; ``offline`` also runs with the bare
-design. Then the two comparisons the training is for: how much worse ``offline`` is, and
-how many times more passes ``spsa`` and ``finite-difference`` need than
-``physics-aware`` to reach 97.7 % validation accuracy (0 where the offline start already
-has it).
+(2 % device spread, 0.5 dB spread of the RF paths, noise on) for every estimator, task
+and seed, after one synapse and one neuron calibration, and prints per run and then per
+estimator and task (medians over the seeds): final test accuracy (analyzer, 400 held-out
+examples), training forward passes, passes until the validation accuracy first reached
+97.7 %, instrument time and wall time. Every estimator uses the calibrated model;
+``offline`` also runs with the bare design. Then the two comparisons the training is
+for: how much worse ``offline`` is, and how many times more passes ``spsa`` and
+``finite-difference`` need than ``physics-aware`` to reach 97.7 % validation accuracy
+(0 where the offline start already has it).
 
     python benchmarks/training.py [--seeds 3] [--epochs 20] [--tasks xor circles moons]
     python benchmarks/training.py --start design --epochs 20 \

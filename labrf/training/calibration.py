@@ -226,7 +226,12 @@ def calibrated_network(design: Network, synapses: SynapseCalibration,
                        neurons: NeuronCalibration | None = None) -> Network:
     """``design`` with every calibrated quantity replaced by the chip's: resonances,
     tunings, damping and sensitivities of the synapses; thresholds, frequencies and
-    tunabilities of the neurons if ``neurons`` is given."""
+    tunabilities of the neurons if ``neurons`` is given.
+
+    The RF paths (``Network.input_coupling``, ``Network.emission_coupling``) keep the
+    design's values: neither calibration measures them. Chains A and B are probed through
+    input 1, so their fitted sensitivities carry input 1's path, not input 2's; the output
+    chain is probed at the combiner, past the neurons' paths."""
     syn = tuple(replace(p, resonance=float(synapses.resonance[k]),
                         current_tuning=float(synapses.tuning[k]),
                         damping=float(synapses.damping[k]),
