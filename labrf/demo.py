@@ -45,20 +45,29 @@ def _rows(sweep: RunResult, emission: RunResult, truth: dict[str, Any]
     ]
 
 
-def run_training(network: Path, db: Path) -> dict[str, RunResult]:
+def run_training(network: Path, db: Path) -> tuple[dict[str, RunResult], str]:
     """Calibrations, then XOR trained offline (the design, and the calibrated model) and
-    with the chip in the loop (physics-aware, calibrated model), on the network bench."""
+    with the chip in the loop (physics-aware, calibrated model), on the network bench;
+    with how far the bench's chip is from its design, in words."""
     runs = {"offline-design": {"estimator": "offline", "model": "design"},
             "offline-calibrated": {"estimator": "offline"}, "physics-aware": {}}
     with load_station(network) as lab:
+        if lab.bench is None:
+            raise ConfigError("the demo trains on a simulated network bench: this station "
+                              "file has no labrf.simulation section", file=str(network))
+        described = lab.bench.describe()
         results = {name: run("chip-in-the-loop", lab, {"task": "xor", **params}, db=db,
                              sample="demo-network", progress=None)
                    for name, params in runs.items()}
+    paths = [d["path_imbalance_db"] for d in described["devices"].values()
+             if d["kind"] == "network"]
+    spread = (f"{100 * described['variability']:g} % device spread, "
+              f"{paths[0] if paths else 0:g} dB spread of the RF paths")
     for result in results.values():
         if result.status != "completed":
             raise ConfigError(f"the demo's training run {result.run_id} {result.status}: "
                               f"{result.error}", file=str(network))
-    return results
+    return results, spread
 
 
 def run_demo(station: Path = DEFAULT_STATION, db: Path = DEFAULT_DB,
@@ -86,7 +95,7 @@ def run_demo(station: Path = DEFAULT_STATION, db: Path = DEFAULT_DB,
             raise ConfigError(f"the demo's {result.run_id} run {result.status}: "
                               f"{result.error}", file=str(station))
     rows = _rows(sweep, emission, truth)
-    training = run_training(network, db) if network is not None else {}
+    training, spread = run_training(network, db) if network is not None else ({}, "")
     if out is not None:
         print(f"labrf demo on the simulated bench ({station}): spin-diode sweep (run "
               f"{sweep.run_id}) and emission curve (run {emission.run_id}) through the "
@@ -101,8 +110,7 @@ def run_demo(station: Path = DEFAULT_STATION, db: Path = DEFAULT_DB,
         if training:
             trained = training["physics-aware"]
             calibrations = ", ".join(map(str, trained.extra["prerequisites"].values()))
-            print(f"network bench ({network}, 2 % device spread, 0.5 dB spread of the RF "
-                  f"paths): synapse and neuron "
+            print(f"network bench ({network}, {spread}): synapse and neuron "
                   f"calibrations (runs {calibrations}), then XOR on 400 held-out examples",
                   file=out)
             for name, text in (("offline-design", "design, trained offline"),

@@ -34,6 +34,7 @@ def test_demo_fits_match_the_truth_and_the_plots_exist(tmp_path) -> None:
     assert accuracy["offline-calibrated"] < accuracy["physics-aware"] - 0.02
     assert accuracy["physics-aware"] >= 0.977
     assert "chip in the loop (physics-aware, calibrated model)" in text
+    assert "2 % device spread, 0.5 dB spread of the RF paths" in text
 
 
 def test_demo_refuses_a_missing_station(tmp_path) -> None:

@@ -623,6 +623,7 @@ class World:
             "rf_gain": float(net.rf_gain),
             "input_coupling": [[float(g) for g in row] for row in net.input_coupling],
             "emission_coupling": [float(g) for g in net.emission_coupling],
+            "path_imbalance_db": float(state.config.path_imbalance),
             "detection_power": float(net.detection_power),
             "drive_limit": float(net.drive_limit),
             "line_resistance": float(state.config.line_resistance),
