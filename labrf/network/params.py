@@ -5,7 +5,8 @@ oscillator neuron (N1, N2), and an output layer of one chain of two synapses dri
 output neuron NO. ``Network`` holds the devices and the wiring (frequencies, amplifier
 gains); ``Knobs`` holds what training turns: one control current per synapse (a field
 line that shifts its resonance by ``current_tuning``) and one bias current per neuron.
-Device-to-device variability is just different parameter values (``varied_network``).
+Device-to-device variability is just different parameter values (``varied_network``),
+and so is the imbalance of the RF paths between them (``imbalanced_paths``).
 SI units throughout.
 """
 
