@@ -39,11 +39,6 @@ STATION = Path(__file__).resolve().parents[1] / "station_configs" / "sim_network
 ESTIMATORS = ("offline", "physics-aware", "spsa", "finite-difference")
 
 
-def _median(values: list[float]) -> float:
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else float("nan")
-
-
 def _passes(value: float) -> str:
     return "never" if math.isinf(value) else f"{value:.0f}"
 
@@ -140,7 +135,7 @@ def table(args: argparse.Namespace, station_path: Path, tmp: Path) -> int:
             sel = [r for r in rows if r["task"] == task and r["estimator"] == estimator
                    and r["model"] == model]
             reached = [r["to_target"] for r in sel if r["to_target"] is not None]
-            med = {k: _median([r[k] for r in sel]) for k in ("accuracy", "passes",
+            med = {k: statistics.median([r[k] for r in sel]) for k in ("accuracy", "passes",
                                                              "instrument", "wall")}
             # a seed that never reached the target counts as infinitely many passes
             med["to_target"] = statistics.median(

@@ -49,7 +49,7 @@ from pymeasure.experiment import (
 
 from labrf.analysis.plots import label, new_figure, save
 from labrf.errors import LabrfError
-from labrf.network import TASKS, Knobs, make_task, nominal_network
+from labrf.network import TASKS, make_task, nominal_network
 from labrf.network.tasks import MAX_POWER
 from labrf.procedure import Column, LabProcedure
 from labrf.training.calibration import (
@@ -239,12 +239,10 @@ class ChipInTheLoopTraining(LabProcedure):
             if self.start == "design":
                 source = replace(self._map, model=self._design)
             state = TrainingState.start(trainer.offline_knobs(source))
-            evaluation = 0
-            validation, used = trainer.validate(state.knobs)
-            evaluation += used
-            chip = self._map.to_chip(Knobs.from_vector(state.knobs)).vector()
+            validation, evaluation = trainer.validate(state.knobs)
             self.emit("results", self._epoch_row(
-                EpochRecord(state, math.nan, math.nan, validation, used, chip), evaluation))
+                EpochRecord(state, math.nan, math.nan, validation, evaluation,
+                            trainer.chip_currents(state.knobs)), evaluation))
         else:
             state, evaluation = resumed
         epochs = trainer.settings.epochs
@@ -274,7 +272,7 @@ class ChipInTheLoopTraining(LabProcedure):
     def _evaluate(self, state: TrainingState, kind: int, inputs: np.ndarray,
                   labels: np.ndarray) -> None:
         emits, measured = self._trainer.evaluate(state.knobs, inputs)
-        chip = self._map.to_chip(Knobs.from_vector(state.knobs)).vector()
+        chip = self._trainer.chip_currents(state.knobs)
         for n in range(len(inputs)):
             self.emit("results", {
                 "row": kind, "epoch": state.epoch, "loss": math.nan,

@@ -109,6 +109,10 @@ class ChipInTheLoop:
 
     # ------------------------------------------------------------ chip and loss
 
+    def chip_currents(self, x: np.ndarray) -> np.ndarray:
+        """The chip's currents (9,) A that realize model knobs ``x`` (9,) A."""
+        return self.map.to_chip(Knobs.from_vector(x)).vector()
+
     def write(self, x: np.ndarray) -> None:
         """Put model knobs ``x`` (9,) A on the chip."""
         self.bench.write(self.map.to_chip(Knobs.from_vector(x)))
@@ -161,12 +165,11 @@ class ChipInTheLoop:
         """The model trained on the whole training set, within the chip's reach; or, given
         ``source``, the offline solution of ``source.model`` carried over (through the
         chip's currents) into this training's model."""
-        if source is None:
-            trained = train_task(self.model, self.task, objective=self.settings.objective)
-            return Knobs.from_vector(np.clip(trained.knobs.vector(), self.lower, self.upper))
-        trained = train_task(source.model, self.task, objective=self.settings.objective)
-        x = self.map.from_chip(source.to_chip(trained.knobs)).vector()
-        return Knobs.from_vector(np.clip(x, self.lower, self.upper))
+        model = self.model if source is None else source.model
+        knobs = train_task(model, self.task, objective=self.settings.objective).knobs
+        if source is not None:
+            knobs = self.map.from_chip(source.to_chip(knobs))
+        return Knobs.from_vector(np.clip(knobs.vector(), self.lower, self.upper))
 
     def _adam(self, state: TrainingState, grad: np.ndarray) -> TrainingState:
         t = state.step + 1
@@ -197,7 +200,7 @@ class ChipInTheLoop:
             state = replace(state, epoch=state.epoch + 1)
             validation, used = self.validate(state.knobs)
             yield EpochRecord(state, float(np.sum(losses) / n), correct / n, validation, used,
-                              self.map.to_chip(Knobs.from_vector(state.knobs)).vector())
+                              self.chip_currents(state.knobs))
 
     def validate(self, x: np.ndarray) -> tuple[float, int]:
         """Accuracy of knobs ``x`` on the validation examples (``validation_examples`` of the
