@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from labrf.data import DEFAULT_DB, EXPORT_FORMATS
-from labrf.errors import LabrfError
+from labrf.errors import DataError, LabrfError, NetworkError
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -215,6 +215,98 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finite(text: str) -> float:
+    """A finite number (for argparse types); inf and nan are refused."""
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _layer_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split("-") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: hidden layer sizes are whole numbers "
+                                         "joined by '-', e.g. 128 or 64-32") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: every hidden layer needs >= 1 neuron")
+    return sizes
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, default=str))
+
+
+def _cmd_twin_train(args: argparse.Namespace) -> int:
+    from labrf.training.twin_run import TwinSettings, train_command
+
+    hidden = args.hidden or ((128,) if args.task == "drone" else (32,) if args.task ==
+                             "digits" else (2,))
+    settings = TwinSettings(task=args.task, data=args.data, hidden=hidden,
+                            epochs=args.epochs, seed=args.seed, spread=args.spread,
+                            path_imbalance_db=args.path_imbalance, batch=args.batch,
+                            lr=args.lr, out=args.out)
+    summary = train_command(settings, args.db, out=sys.stderr if args.json else sys.stdout)
+    if not args.json:
+        if summary.get("status") == "completed":
+            print(f"run {summary['run']}: {summary['task']} twin "
+                  f"{'-'.join(map(str, summary['layers']))}: test "
+                  f"{100 * summary['test_accuracy']:.2f} %, train "
+                  f"{100 * summary['train_accuracy']:.2f} %, "
+                  f"{summary['seconds_per_epoch']:.2f} s/epoch, peak "
+                  f"{summary['peak_memory_mb']:.0f} MB; network {summary['network_file']}")
+        else:
+            print(f"run {summary['run']}: {summary['status']} {summary.get('error', '')}")
+    _print_summary(summary, args.json)
+    return 0 if summary.get("status") == "completed" else 1
+
+
+def _cmd_twin_evaluate(args: argparse.Namespace) -> int:
+    from labrf.training.twin_run import evaluate_command
+
+    summary = evaluate_command(args.network_file, args.task, args.data, args.spread,
+                               args.path_imbalance, args.seed,
+                               out=None if args.json else sys.stdout)
+    _print_summary(summary, args.json)
+    return 0
+
+
+def _add_twin(sub: Any) -> None:
+    from labrf.training.datasets import TASK_NAMES
+
+    twin = sub.add_parser("twin", help="offline twins: train and evaluate a network model "
+                                       "of any size on a task")
+    twin_sub = twin.add_subparsers(dest="twin_command", required=True)
+    train = twin_sub.add_parser("train", help="train a twin; recorded as a run, saved as "
+                                              "a network file")
+    evaluate = twin_sub.add_parser("evaluate", help="accuracy of a network file's knobs, "
+                                                    "on its own network or on a chip with "
+                                                    "spread and path imbalance")
+    evaluate.add_argument("network_file")
+    for p in (train, evaluate):
+        p.add_argument("--task", required=True, choices=TASK_NAMES)
+        p.add_argument("--data", help="data file (drone: RadioSpin_D62_RF_fingerprinting.h5)")
+        p.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+        p.add_argument("--spread", type=_finite, default=0.0,
+                       help="device spread, relative (0.02 = 2 %%; default: %(default)s)")
+        p.add_argument("--path-imbalance", type=_finite, default=0.0,
+                       help="RF-path imbalance, dB (default: %(default)s)")
+        p.add_argument("--json", action="store_true", help="print one JSON line at the end")
+    train.add_argument("--hidden", type=_layer_sizes,
+                       help="hidden layer sizes, e.g. 128 or 64-32 (default: drone 128, "
+                            "digits 32, two-input tasks 2)")
+    train.add_argument("--epochs", type=int, default=40, help="(default: %(default)s)")
+    train.add_argument("--batch", type=int, default=64, help="(default: %(default)s)")
+    train.add_argument("--lr", type=_finite, default=0.03,
+                       help="Adam step, mA (default: %(default)s)")
+    train.add_argument("--out", help="network file to write (default: beside the database)")
+    train.add_argument("--db", default=str(DEFAULT_DB), help="database (default: %(default)s)")
+    train.set_defaults(func=_cmd_twin_train)
+    evaluate.set_defaults(func=_cmd_twin_evaluate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labrf", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -272,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "file and print what answers")
     check.add_argument("station_file")
     check.set_defaults(func=_cmd_station_check)
+    _add_twin(sub)
     return parser
 
 
@@ -283,6 +376,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "takes_rest", False):
             return args.func(args, rest)
         return args.func(args)
+    except (DataError, NetworkError) as exc:  # bad data or network file: a failed job
+        print(f"labrf: error: {exc}", file=sys.stderr)
+        return 1
     except LabrfError as exc:
         print(f"labrf: error: {exc}", file=sys.stderr)
         return 2

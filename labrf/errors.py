@@ -50,3 +50,16 @@ class LimitError(LabrfError, ValueError):
 
 class SafeStateError(LabrfError):
     """Some instruments could not be put in their safe state; the message lists them."""
+
+
+class NetworkError(LabrfError, ValueError):
+    """A network description or a network file is inconsistent.
+
+    The message names the layer and quantity (or the file and key) at fault and what
+    would be valid.
+    """
+
+
+class DataError(LabrfError, ValueError):
+    """A data set is missing, unreadable or not what its task expects; the message names
+    the file and how to obtain it."""

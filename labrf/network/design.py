@@ -1,0 +1,221 @@
+"""Networks to build: ``design_network`` lays out a frequency-multiplexed chip of any
+sizes from physics.md's default devices, with device spread and RF-path imbalance drawn
+from seeded streams; ``from_nine_junction`` is the nine-junction chip of Ross et al. as
+one instance of ``LayeredNetwork``; ``initial_knobs`` gives a seeded starting point.
+
+Layout of ``design_network``: the N_0 input tones, and the neurons of every layer, sit on
+geometric frequency grids over ``band`` (each a fixed number of half-widths from the
+next, since D = alpha f). Synapse k of a chain sits on tone k (chains as long as their
+layer's inputs by default), so its +-5 mA control range (+-35 MHz) moves it across
+several tones on either side. Drive stages and inter-layer gains are chosen so that a
+layer's typical total input power (``input_power``) stays well below saturation and maps
+the chain voltages onto the neurons' working window (threshold to the drive limit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from labrf.errors import NetworkError
+from labrf.network.layered import BIAS_LIMITS, Layer, LayeredNetwork, Neurons, Synapses
+from labrf.network.params import NEURON_NAMES, SYNAPSE_NAMES, Network
+from labrf.physics import OscillatorParams, SpinDiodeParams
+
+#: Frequency band of the tones and neurons of a designed chip, Hz (physics.md's range).
+DEFAULT_BAND = (100e6, 500e6)
+#: Total RF power a chain of a designed chip receives for a typical input, W.
+DEFAULT_INPUT_POWER = 10e-6
+#: Drive-current window a typical chain voltage spans, A (threshold to the drive limit).
+DRIVE_WINDOW = 2e-3
+_SYNAPSE, _NEURON = SpinDiodeParams(), OscillatorParams()
+
+
+def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
+    """``sizes`` as ints >= 1 (inputs, then neurons per layer); NetworkError otherwise."""
+    sizes = tuple(sizes)
+    if len(sizes) < 2:
+        raise NetworkError(f"layer sizes need the inputs and at least one layer, got {sizes}")
+    for index, size in enumerate(sizes):
+        if int(size) != size or size < 1:
+            raise NetworkError(f"layer sizes must be whole numbers >= 1, got sizes[{index}]"
+                               f" = {size} in {'-'.join(map(str, sizes))}")
+    return tuple(int(s) for s in sizes)
+
+
+def geometric_grid(count: int, band: tuple[float, float]) -> np.ndarray:
+    """``count`` frequencies (Hz) spaced geometrically from band[0] to band[1]."""
+    lo, hi = band
+    if not (0 < lo < hi):
+        raise NetworkError(f"band must be 0 < low < high in Hz, got {band}")
+    return np.geomspace(lo, hi, count) if count > 1 else np.array([np.sqrt(lo * hi)])
+
+
+class _Streams:
+    """One seeded child stream per named quantity, in a fixed order."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = np.random.SeedSequence(seed)
+        self.count = 0
+
+    def next(self) -> np.random.Generator:
+        self.count += 1
+        return np.random.default_rng(np.random.SeedSequence(self.seed.entropy,
+                                                            spawn_key=(self.count,)))
+
+
+def design_network(sizes: Sequence[int], *, chain_length: int | None = None,
+                   band: tuple[float, float] = DEFAULT_BAND, spread: float = 0.0,
+                   path_imbalance_db: float = 0.0, seed: int = 0,
+                   input_power: float = DEFAULT_INPUT_POWER,
+                   synapse: SpinDiodeParams = _SYNAPSE,
+                   neuron: OscillatorParams = _NEURON) -> LayeredNetwork:
+    """A chip of ``sizes`` (e.g. (256, 128, 10)) with default devices ``synapse`` and
+    ``neuron``; ``spread`` is the relative Gaussian spread of every junction's resonance,
+    sensitivities, threshold, emitted power and emission frequency, and
+    ``path_imbalance_db`` the log-normal spread (dB) of every RF path's transmission,
+    both drawn from ``seed``."""
+    sizes = check_sizes(sizes)
+    if chain_length is not None and chain_length < 1:
+        raise NetworkError(f"chain_length must be >= 1, got {chain_length}")
+    inputs = geometric_grid(sizes[0], band)
+    layers, tones = [], inputs
+    for index, (n, m) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layer = _layer(tones, m, chain_length or n, synapse, neuron, band, input_power,
+                       first=index == 0)
+        layers.append(layer)
+        tones = _working_frequency(layer.neurons)
+    nominal = LayeredNetwork(input_frequencies=inputs, layers=tuple(layers),
+                             field=0.0, drive_limit=BIAS_LIMITS[1])
+    return perturbed(nominal, spread, path_imbalance_db, seed)
+
+
+def perturbed(network: LayeredNetwork, spread: float, path_imbalance_db: float = 0.0,
+              seed: int = 0) -> LayeredNetwork:
+    """A chip made to ``network``'s design: every junction's resonance, sensitivities,
+    threshold, emitted power and emission frequency scaled by 1 + spread N(0, 1), every RF
+    path's transmission by 10^(path_imbalance_db N(0, 1) / 10), from seeded streams (one
+    per quantity, layer by layer, so a chip depends only on its seed)."""
+    if not (0.0 <= spread < 0.5) or not (0.0 <= path_imbalance_db < 20.0):
+        raise NetworkError(f"spread must be in [0, 0.5) and path_imbalance_db in [0, 20) dB"
+                           f", got {spread} and {path_imbalance_db}")
+    if spread == 0.0 and path_imbalance_db == 0.0:
+        return network
+    streams = _Streams(seed)
+    layers = []
+    for layer in network.layers:
+        syn, neu = layer.synapses, layer.neurons
+        syn = replace(syn, **{name: _varied(getattr(syn, name), spread, streams.next())
+                              for name in ("resonance", "antisymmetric", "symmetric")})
+        neu = replace(neu, **{name: _varied(getattr(neu, name), spread, streams.next())
+                              for name in ("threshold_current", "power_at_2ith",
+                                           "frequency")})
+        factor = 10.0 ** (path_imbalance_db
+                          * streams.next().standard_normal(layer.coupling.shape) / 10.0)
+        layers.append(replace(layer, synapses=syn, neurons=neu,
+                              coupling=layer.coupling * factor))
+    return replace(network, layers=tuple(layers))
+
+
+def _working_frequency(n: Neurons) -> np.ndarray:
+    """Emission frequency (Hz) at the middle of the working window."""
+    return n.frequency + n.current_tuning * 0.5 * DRIVE_WINDOW
+
+
+def _varied(value: np.ndarray, spread: float, stream: np.random.Generator) -> np.ndarray:
+    return value * (1.0 + spread * stream.standard_normal(value.shape))
+
+
+def _layer(tones: np.ndarray, m: int, k: int, synapse: SpinDiodeParams,
+           neuron: OscillatorParams, band: tuple[float, float], input_power: float,
+           first: bool) -> Layer:
+    n = tones.size
+    # synapse k of every chain on tone k (cycling over the tones for longer chains)
+    on_tone = np.broadcast_to(tones[np.arange(k) % n], (m, k)).astype(float)
+    shape = (m, k)
+    syn = Synapses(
+        resonance=on_tone,
+        damping=np.full(shape, synapse.damping),
+        antisymmetric=np.full(shape, synapse.antisymmetric),
+        symmetric=np.full(shape, synapse.symmetric),
+        current_tuning=np.full(shape, synapse.current_tuning),
+        field_tuning=np.full(shape, synapse.field_tuning))
+    freqs = geometric_grid(m, band)
+    neu = Neurons(
+        threshold_current=np.full(m, neuron.threshold_current),
+        q=np.full(m, neuron.q),
+        power_at_2ith=np.full(m, neuron.power_at_2ith),
+        frequency=freqs,
+        current_tuning=np.full(m, neuron.current_tuning),
+        field_tuning=np.full(m, 0.0))
+    # Inputs of layer > 0: the previous neurons' emission, about half of them at mid-window
+    z = (neuron.threshold_current + 0.5 * DRIVE_WINDOW) / neuron.threshold_current
+    p_mid = neuron.power_at_2ith * (2 + neuron.q) * (z - 1) / (z + neuron.q)
+    gain = 1.0 if first else input_power / (0.5 * n * p_mid)
+    # the drive window for a chain voltage of 0.8 A per W of typical input power: chains
+    # whose weights add up that much saturate (a quarter of that gave drives beyond the
+    # limit at the start of training, and a test accuracy 5 points lower on the drone task)
+    g_m = DRIVE_WINDOW / (0.8 * synapse.antisymmetric * input_power)
+    return Layer(synapses=syn, neurons=neu, coupling=np.full((m, n), gain),
+                 saturation_power=np.full(m, synapse.saturation_power),
+                 transconductance=np.full(m, g_m))
+
+
+def initial_knobs(network: LayeredNetwork, seed: int = 0, control_spread: float = 0.5e-3
+                  ) -> np.ndarray:
+    """A starting knob vector, A: control currents uniform in +-``control_spread`` (so the
+    weights start spread around zero, of both signs), biases mid-window above each
+    neuron's threshold (hidden layers) or at threshold (the readout)."""
+    rng = np.random.default_rng(seed)
+    controls = rng.uniform(-control_spread, control_spread, network.synapse_count)
+    biases = [layer.neurons.threshold_current + (0.25 * DRIVE_WINDOW if i < len(
+        network.layers) - 1 else 0.0) for i, layer in enumerate(network.layers)]
+    return network.clip(np.concatenate([controls, *biases]))
+
+
+# ---------------------------------------------------------------- the nine-junction chip
+
+
+def _synapses(params: Sequence[SpinDiodeParams], shape: tuple[int, int]) -> Synapses:
+    def stack(name: str) -> np.ndarray:
+        return np.array([getattr(p, name) for p in params], dtype=float).reshape(shape)
+
+    return Synapses(stack("resonance"), stack("damping"), stack("antisymmetric"),
+                    stack("symmetric"), stack("current_tuning"), stack("field_tuning"))
+
+
+def _neurons(params: Sequence[OscillatorParams]) -> Neurons:
+    def stack(name: str) -> np.ndarray:
+        return np.array([getattr(p, name) for p in params], dtype=float)
+
+    return Neurons(stack("threshold_current"), stack("q"), stack("power_at_2ith"),
+                   stack("frequency"), stack("current_tuning"), stack("field_tuning"))
+
+
+def _chain_saturation(params: Sequence[SpinDiodeParams], chains: int) -> np.ndarray:
+    sat = np.array([p.saturation_power for p in params]).reshape(chains, -1)
+    if not np.allclose(sat, sat[:, :1]):
+        raise NetworkError("a chain's synapses must share one saturation_power, got "
+                           f"{sat.tolist()} W")
+    return sat[:, 0]
+
+
+def from_nine_junction(network: Network) -> LayeredNetwork:
+    """The nine-junction network as a 2-2-1 ``LayeredNetwork`` (chains of two), labelled
+    A1..O2 and N1, N2, NO; its knob vector is ``Knobs.vector``'s."""
+    hidden = Layer(synapses=_synapses(network.hidden_synapses, (2, 2)),
+                   neurons=_neurons(network.hidden_neurons),
+                   coupling=np.asarray(network.input_coupling, dtype=float),
+                   saturation_power=_chain_saturation(network.hidden_synapses, 2),
+                   transconductance=np.full(2, network.hidden_transconductance))
+    output = Layer(synapses=_synapses(network.output_synapses, (1, 2)),
+                   neurons=_neurons([network.output_neuron]),
+                   coupling=network.emission_gains[None, :],
+                   saturation_power=_chain_saturation(network.output_synapses, 1),
+                   transconductance=np.full(1, network.output_transconductance))
+    return LayeredNetwork(input_frequencies=np.asarray(network.input_frequencies),
+                          layers=(hidden, output), drive_limit=network.drive_limit,
+                          detection_power=network.detection_power, field=network.field,
+                          neuron_names=NEURON_NAMES, synapse_names=SYNAPSE_NAMES)

@@ -1,0 +1,164 @@
+"""Offline training of a twin: a ``LayeredNetwork`` trained on a task's data with
+minibatch projected Adam, knobs in units of ``KNOB_SCALE`` (1 mA).
+
+``train_twin`` returns the trained knobs and a per-epoch history (loss, train and test
+accuracy, seconds); ``dense_baseline`` trains an ordinary MLP of the same sizes by the same
+loop, as the reference a physical network is compared with.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from labrf.network import layered_pass as lp
+from labrf.network.layered import LayeredNetwork
+from labrf.network.train import KNOB_SCALE, adam_step
+from labrf.training.datasets import TwinData
+
+#: Default Adam step per minibatch, in units of KNOB_SCALE.
+TWIN_LEARNING_RATE = 0.05
+#: Default examples per minibatch.
+BATCH = 64
+
+
+@dataclass
+class Epoch:
+    """One epoch of training."""
+
+    epoch: int
+    loss: float  #: mean training loss over the epoch's minibatches
+    train_accuracy: float
+    test_accuracy: float
+    seconds: float  #: wall time of the epoch's training steps (not the evaluation), s
+
+
+@dataclass
+class TwinResult:
+    """Trained knobs (A) and the history of a twin's training."""
+
+    knobs: np.ndarray
+    history: list[Epoch] = field(default_factory=list)
+    power_scale: float = 0.0  #: W per unit feature at the inputs
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return float(np.mean([e.seconds for e in self.history])) if self.history else 0.0
+
+
+def evaluate(network: LayeredNetwork, knobs: np.ndarray, x: np.ndarray, y: np.ndarray,
+             power_scale: float) -> tuple[float, np.ndarray]:
+    """Accuracy and predictions of ``network`` on features ``x`` with labels ``y``."""
+    pred = lp.predict(network, lp.forward(network, knobs, x * power_scale))
+    return float(np.mean(pred == y)), pred
+
+
+def train_twin(network: LayeredNetwork, data: TwinData, knobs: np.ndarray, *,
+               epochs: int = 40, batch: int = BATCH, lr: float = TWIN_LEARNING_RATE,
+               seed: int = 0, power_scale: float, input_noise: float = 0.0,
+               objective: lp.LayeredObjective = lp.DEFAULT_LAYERED_OBJECTIVE,
+               on_epoch: Callable[[Epoch], None] | None = None) -> TwinResult:
+    """Train ``knobs`` of ``network`` on ``data`` (features times ``power_scale`` W) for
+    ``epochs`` passes over the training set in shuffled minibatches (order from
+    ``seed``), the Adam step decaying from ``lr`` to 0 along a cosine; ``on_epoch`` is
+    called after each epoch. ``input_noise`` adds Gaussian noise of that standard
+    deviation to the features of each minibatch (clipped at 0): noise-aware training, which
+    makes the knobs tolerate small differences between the model and a chip."""
+    rng = np.random.default_rng(seed)
+    lower, upper = (b / KNOB_SCALE for b in network.knob_bounds())
+    x = network.clip(knobs) / KNOB_SCALE
+    m, v = np.zeros_like(x), np.zeros_like(x)
+    result = TwinResult(knobs=x * KNOB_SCALE, power_scale=power_scale)
+    inputs, labels = data.train_x * power_scale, data.train_y
+    step, total = 0, epochs * int(np.ceil(len(labels) / batch))
+    for epoch in range(1, epochs + 1):
+        start, losses = time.perf_counter(), []
+        order = rng.permutation(len(labels))
+        for a in range(0, len(order), batch):
+            rows = order[a:a + batch]
+            batch_in = inputs[rows]
+            if input_noise:
+                batch_in = np.maximum(batch_in + input_noise * power_scale
+                                      * rng.standard_normal(batch_in.shape), 0.0)
+            value, grad = lp.loss_and_gradient(network, x * KNOB_SCALE, batch_in,
+                                               labels[rows], objective=objective)
+            rate = lr * 0.5 * (1.0 + np.cos(np.pi * step / total))
+            step += 1
+            x, m, v = adam_step(x, grad * KNOB_SCALE, m, v, step, rate, lower, upper)
+            losses.append(value)
+        seconds = time.perf_counter() - start
+        knobs_now = x * KNOB_SCALE
+        train_acc, _ = evaluate(network, knobs_now, data.train_x, labels, power_scale)
+        test_acc, _ = evaluate(network, knobs_now, data.test_x, data.test_y, power_scale)
+        record = Epoch(epoch, float(np.mean(losses)), train_acc, test_acc, seconds)
+        result.history.append(record)
+        result.knobs = knobs_now
+        if on_epoch is not None:
+            on_epoch(record)
+    return result
+
+
+def dense_baseline(data: TwinData, hidden: tuple[int, ...], *, epochs: int = 40,
+                   batch: int = BATCH, lr: float = 1e-3, seed: int = 0) -> list[Epoch]:
+    """An ordinary MLP (ReLU hidden layers, softmax output; logistic for two classes) of
+    sizes inputs-``hidden``-outputs, trained by the same minibatch Adam with cosine decay:
+    the reference a physical network's accuracy is read against."""
+    rng = np.random.default_rng(seed)
+    outputs = 1 if len(data.classes) == 2 else len(data.classes)
+    sizes = (data.inputs, *hidden, outputs)
+    params = []
+    for n, m in zip(sizes[:-1], sizes[1:], strict=True):
+        params += [rng.normal(0.0, np.sqrt(2.0 / n), (n, m)), np.zeros(m)]
+    moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+
+    def logits(x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        acts = [x]
+        for i in range(0, len(params), 2):
+            z = acts[-1] @ params[i] + params[i + 1]
+            acts.append(np.maximum(z, 0.0) if i + 2 < len(params) else z)
+        return acts[-1], acts
+
+    def classes(x: np.ndarray) -> np.ndarray:
+        z, _ = logits(x)
+        return (z[:, 0] > 0).astype(int) if outputs == 1 else np.argmax(z, axis=1)
+
+    history, step = [], 0
+    total = epochs * int(np.ceil(len(data.train_y) / batch))
+    for epoch in range(1, epochs + 1):
+        start, losses = time.perf_counter(), []
+        order = rng.permutation(len(data.train_y))
+        for a in range(0, len(order), batch):
+            rows = order[a:a + batch]
+            z, acts = logits(data.train_x[rows])
+            y = data.train_y[rows]
+            if outputs == 1:
+                sign = np.where(y == 1, 1.0, -1.0)
+                losses.append(float(np.mean(np.logaddexp(0.0, -sign * z[:, 0]))))
+                dz = (-sign * 0.5 * (1.0 - np.tanh(0.5 * sign * z[:, 0])))[:, None]
+            else:
+                shifted = z - z.max(axis=1, keepdims=True)
+                prob = np.exp(shifted)
+                prob /= prob.sum(axis=1, keepdims=True)
+                losses.append(float(-np.mean(np.log(prob[np.arange(len(y)), y] + 1e-300))))
+                dz = prob
+                dz[np.arange(len(y)), y] -= 1.0
+            grad = dz / len(y)
+            grads: list[np.ndarray] = [np.empty(0)] * len(params)
+            for i in range(len(params) - 2, -1, -2):
+                grads[i], grads[i + 1] = acts[i // 2].T @ grad, grad.sum(axis=0)
+                if i:
+                    grad = (grad @ params[i].T) * (acts[i // 2] > 0)
+            rate = lr * 0.5 * (1.0 + np.cos(np.pi * step / total))
+            step += 1
+            for i, g in enumerate(grads):
+                m, v = moments[i]
+                params[i], m, v = adam_step(params[i], g, m, v, step, rate, -np.inf, np.inf)
+                moments[i] = (m, v)
+        seconds = time.perf_counter() - start
+        history.append(Epoch(epoch, float(np.mean(losses)),
+                             float(np.mean(classes(data.train_x) == data.train_y)),
+                             float(np.mean(classes(data.test_x) == data.test_y)), seconds))
+    return history

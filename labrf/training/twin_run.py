@@ -1,0 +1,247 @@
+"""``labrf twin train`` and ``labrf twin evaluate``: a twin's training recorded as a run of
+the dataset (one row per epoch), its network file, its learning-curve and confusion-matrix
+plots, and a summary for ``--json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+import labrf
+from labrf.analysis.plots import label, new_figure, save
+from labrf.data import PointWriter, use_database
+from labrf.network.design import DEFAULT_INPUT_POWER, design_network, initial_knobs, perturbed
+from labrf.network.files import load_network, save_network
+from labrf.network.layered import LayeredNetwork
+from labrf.training.datasets import TwinData, check_width, load_task
+from labrf.training.twin import Epoch, evaluate, train_twin
+
+#: Columns of a twin run, one row per epoch.
+COLUMNS = {"epoch": ("epoch", ""), "loss": ("training loss", ""),
+           "train_accuracy": ("train accuracy", ""), "test_accuracy": ("test accuracy", ""),
+           "seconds": ("epoch wall time", "s")}
+
+
+@dataclass
+class TwinSettings:
+    """What ``labrf twin train`` was asked for."""
+
+    task: str
+    data: str | None = None
+    hidden: tuple[int, ...] = (128,)
+    epochs: int = 40
+    seed: int = 0
+    spread: float = 0.0
+    path_imbalance_db: float = 0.0
+    batch: int = 64
+    lr: float = 0.03
+    input_power: float = DEFAULT_INPUT_POWER
+    out: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def sizes(self, data: TwinData) -> tuple[int, ...]:
+        outputs = 1 if len(data.classes) == 2 else len(data.classes)
+        return (data.inputs, *self.hidden, outputs)
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory, MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class _Progress:
+    def __init__(self, out: TextIO | None, epochs: int) -> None:
+        self.out, self.epochs = out, epochs
+
+    def __call__(self, e: Epoch) -> None:
+        if self.out is not None:
+            print(f"epoch {e.epoch:>3}/{self.epochs}  loss {e.loss:8.4f}  train "
+                  f"{100 * e.train_accuracy:6.2f} %  test {100 * e.test_accuracy:6.2f} %  "
+                  f"{e.seconds:5.2f} s", file=self.out, flush=True)
+
+
+def _record(db: Path, name: str, sample: str) -> Any:
+    from qcodes.dataset import Measurement, load_or_create_experiment
+
+    exp = load_or_create_experiment(name, sample_name=sample)
+    meas = Measurement(exp=exp, name=name)
+    meas.register_custom_parameter("epoch", label="epoch")
+    for column, (text, unit) in COLUMNS.items():
+        if column != "epoch":
+            meas.register_custom_parameter(column, label=text, unit=unit,
+                                           setpoints=("epoch",))
+    return meas
+
+
+@dataclass
+class _Column:
+    paramtype: str = "numeric"
+
+
+def confusion(labels: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
+    """(classes, classes + 1) counts: true class by predicted class, last column 'none'."""
+    out = np.zeros((classes, classes + 1), dtype=int)
+    np.add.at(out, (labels, np.where(predicted < 0, classes, predicted)), 1)
+    return out
+
+
+def plot_learning_curve(history: list[Epoch], path: Path, title: str) -> Path:
+    fig, (ax_loss, ax_acc) = new_figure(1, 2, title)
+    epochs = [e.epoch for e in history]
+    ax_loss.plot(epochs, [e.loss for e in history], "o-", ms=3)
+    ax_loss.set_yscale("log")
+    label(ax_loss, "epoch", "", "training loss", "")
+    ax_acc.plot(epochs, [100 * e.train_accuracy for e in history], "o-", ms=3, label="train")
+    ax_acc.plot(epochs, [100 * e.test_accuracy for e in history], "s-", ms=3, label="test")
+    label(ax_acc, "epoch", "", "accuracy", "%")
+    ax_acc.legend()
+    return save(fig, path)
+
+
+def plot_confusion(matrix: np.ndarray, classes: tuple[str, ...], path: Path, title: str
+                   ) -> Path:
+    fig, ax = new_figure(1, 1, title)
+    ax.imshow(matrix, cmap="Blues")
+    n = len(classes)
+    ax.set_xticks(range(n + 1), [*classes, "none"], rotation=60, fontsize=7)
+    ax.set_yticks(range(n), list(classes), fontsize=7)
+    for (i, j), count in np.ndenumerate(matrix):
+        if count:
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=6,
+                    color="white" if count > matrix.max() / 2 else "black")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    return save(fig, path)
+
+
+def train_command(settings: TwinSettings, db: str | Path, out: TextIO | None = sys.stdout
+                  ) -> dict[str, Any]:
+    """Train a twin as ``settings`` say, recorded in ``db``; returns the summary."""
+    data = load_task(settings.task, settings.data, settings.seed)
+    sizes = settings.sizes(data)
+    check_width(data, sizes)
+    network = design_network(sizes, spread=settings.spread,
+                             path_imbalance_db=settings.path_imbalance_db, seed=settings.seed,
+                             input_power=settings.input_power)
+    knobs = initial_knobs(network, settings.seed)
+    power_scale = data.power_scale(settings.input_power)
+    db = use_database(db)
+    name = "twin-train"
+    parameters = {"task": settings.task, "layers": "-".join(map(str, sizes)),
+                  "epochs": settings.epochs, "seed": settings.seed,
+                  "spread": settings.spread, "path_imbalance_db": settings.path_imbalance_db,
+                  "batch": settings.batch, "lr_mA": settings.lr,
+                  "input_power_W": settings.input_power, "power_scale_W": power_scale,
+                  "data": settings.data or "", "data_sha256": data.sha256}
+    meas = _record(db, name, settings.task)
+    status, error, result = "failed", "", None
+    with contextlib.redirect_stdout(sys.stderr), meas.run() as saver:
+        dataset = saver.dataset
+        writer = PointWriter(dataset, {c: _Column() for c in COLUMNS})
+        for key, value in (("labrf_procedure", name), ("labrf_parameters",
+                                                       json.dumps(parameters)),
+                           ("labrf_version", labrf.__version__), ("labrf_pid", os.getpid()),
+                           ("labrf_host", socket.gethostname()), ("labrf_status", "running"),
+                           ("labrf_data_sha256", data.sha256)):
+            dataset.add_metadata(key, value)
+        progress = _Progress(out, settings.epochs)
+
+        def on_epoch(e: Epoch) -> None:
+            writer.write({"epoch": e.epoch, "loss": e.loss, "train_accuracy":
+                          e.train_accuracy, "test_accuracy": e.test_accuracy,
+                          "seconds": e.seconds})
+            progress(e)
+
+        try:
+            result = train_twin(network, data, knobs, epochs=settings.epochs,
+                                batch=settings.batch, lr=settings.lr, seed=settings.seed,
+                                power_scale=power_scale, on_epoch=on_epoch)
+            status = "completed"
+        except KeyboardInterrupt:
+            status, error = "aborted", "interrupted by the user (Ctrl-C)"
+        except Exception as exc:  # any failure: keep the epochs recorded, say why
+            status, error = "failed", f"{exc}\n{traceback.format_exc()}"
+        finally:
+            dataset.add_metadata("labrf_status", status)
+            dataset.add_metadata("labrf_error", error)
+        run_id = dataset.run_id
+        if result is None:
+            return {"run": run_id, "status": status, "error": error.splitlines()[0]
+                    if error else ""}
+        path = Path(settings.out) if settings.out else \
+            db.parent / "networks" / f"run_{run_id}_{settings.task}.json"
+        meta = {"run": run_id, "database": str(db), "task": settings.task, "seed": settings.seed,
+                "power_scale_W": power_scale, "data_sha256": data.sha256,
+                "labrf_version": labrf.__version__}
+        save_network(path, network, result.knobs, meta)
+        summary = _summary(settings.task, sizes, data, network, result.knobs, power_scale,
+                           result.history, run_id, status)
+        summary["network_file"] = str(path)
+        plots = db.parent / "plots"
+        title = f"run {run_id}: {settings.task} twin {parameters['layers']}"
+        curve = plot_learning_curve(result.history, plots / f"run_{run_id}_twin_curve.png",
+                                    title)
+        matrix = confusion(data.test_y, summary.pop("_predicted"), len(data.classes))
+        conf = plot_confusion(matrix, data.classes, plots / f"run_{run_id}_twin_confusion.png",
+                              title + " (test set)")
+        summary.update(learning_curve=str(curve), confusion_plot=str(conf))
+        for key, value in (("labrf_network_file", str(path)), ("labrf_plot", str(curve)),
+                           ("labrf_confusion_plot", str(conf)),
+                           ("labrf_fit", json.dumps(summary))):
+            dataset.add_metadata(key, value)
+    return summary
+
+
+def _summary(task: str, sizes: tuple[int, ...], data: TwinData, network: LayeredNetwork,
+             knobs: np.ndarray, power_scale: float, history: list[Epoch], run_id: int,
+             status: str) -> dict[str, Any]:
+    train_acc, _ = evaluate(network, knobs, data.train_x, data.train_y, power_scale)
+    test_acc, predicted = evaluate(network, knobs, data.test_x, data.test_y, power_scale)
+    return {"run": run_id, "status": status, "task": task, "layers": list(sizes),
+            "junctions": network.junction_count, "knobs": network.knob_count,
+            "test_accuracy": test_acc, "train_accuracy": train_acc, "epochs": len(history),
+            "seconds_per_epoch": float(np.mean([e.seconds for e in history])),
+            "peak_memory_mb": peak_memory_mb(), "_predicted": predicted}
+
+
+def evaluate_command(network_file: str | Path, task: str, data_path: str | None,
+                     spread: float, path_imbalance_db: float, seed: int,
+                     out: TextIO | None = sys.stdout) -> dict[str, Any]:
+    """Accuracy of a network file's knobs on ``task``: on the file's own network, or with
+    ``spread`` / ``path_imbalance_db`` on a chip made to its design (seed ``seed``): the
+    accuracy offline weights keep when written to a real chip."""
+    saved = load_network(network_file)
+    if saved.knobs is None:
+        from labrf.errors import NetworkError
+
+        raise NetworkError(f"{network_file} holds a design without knobs: nothing to evaluate")
+    data = load_task(task, data_path, int(saved.metadata.get("seed", 0)))
+    check_width(data, saved.network.sizes)
+    power_scale = float(saved.metadata.get("power_scale_W") or
+                        data.power_scale(DEFAULT_INPUT_POWER))
+    chip = perturbed(saved.network, spread, path_imbalance_db, seed)
+    start = time.perf_counter()
+    train_acc, _ = evaluate(chip, saved.knobs, data.train_x, data.train_y, power_scale)
+    test_acc, _ = evaluate(chip, saved.knobs, data.test_x, data.test_y, power_scale)
+    summary = {"task": task, "layers": list(saved.network.sizes),
+               "network_file": str(network_file), "spread": spread,
+               "path_imbalance_db": path_imbalance_db, "seed": seed,
+               "test_accuracy": test_acc, "train_accuracy": train_acc,
+               "seconds": time.perf_counter() - start, "peak_memory_mb": peak_memory_mb()}
+    if out is not None:
+        print(f"{task} on {network_file} (spread {100 * spread:g} %, path imbalance "
+              f"{path_imbalance_db:g} dB): test {100 * test_acc:.2f} %, train "
+              f"{100 * train_acc:.2f} %", file=out)
+    return summary
