@@ -1,0 +1,112 @@
+"""``labrf twin train`` / ``evaluate``: recorded runs, network files, plots, bad input."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from labrf.cli import main
+from labrf.network.files import load_network
+from labrf.training.datasets import DRONE_SHA256
+
+DRONE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / \
+    "RadioSpin_D62_RF_fingerprinting.h5"
+
+
+def _json(capsys):
+    out = capsys.readouterr()
+    return json.loads(out.out.strip().splitlines()[-1]), out
+
+
+def test_train_records_the_run_the_network_and_the_plots(tmp_path, capsys):
+    db = tmp_path / "t.db"
+    code = main(["twin", "train", "--task", "digits", "--hidden", "12", "--epochs", "3",
+                 "--db", str(db), "--json"])
+    summary, out = _json(capsys)
+    assert code == 0 and summary["status"] == "completed"
+    for key in ("task", "layers", "test_accuracy", "train_accuracy", "epochs",
+                "seconds_per_epoch", "peak_memory_mb"):
+        assert key in summary
+    assert summary["layers"] == [64, 12, 10] and summary["epochs"] == 3
+    assert summary["test_accuracy"] > 0.5
+    assert "epoch   3/3" in out.err
+    saved = load_network(summary["network_file"])
+    assert saved.network.sizes == (64, 12, 10) and saved.metadata["run"] == summary["run"]
+    for plot in ("learning_curve", "confusion_plot"):
+        assert Path(summary[plot]).stat().st_size > 1000
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT result_table_name FROM runs WHERE run_id = ?",
+                            (summary["run"],)).fetchone()
+        epochs = conn.execute(f'SELECT epoch, test_accuracy FROM "{rows[0]}"').fetchall()
+    assert [e for e, _ in epochs] == [1, 2, 3]
+    assert epochs[-1][1] == pytest.approx(summary["test_accuracy"])
+    assert main(["show", str(summary["run"]), "--db", str(db)]) == 0
+    assert "twin-train" in capsys.readouterr().out
+
+
+def test_evaluate_on_a_chip_with_spread(tmp_path, capsys):
+    main(["twin", "train", "--task", "xor", "--epochs", "4", "--db", str(tmp_path / "t.db"),
+          "--out", str(tmp_path / "xor.json"), "--json"])
+    trained, _ = _json(capsys)
+    assert main(["twin", "evaluate", str(tmp_path / "xor.json"), "--task", "xor",
+                 "--json"]) == 0
+    same, _ = _json(capsys)
+    assert same["test_accuracy"] == pytest.approx(trained["test_accuracy"])
+    assert main(["twin", "evaluate", str(tmp_path / "xor.json"), "--task", "xor",
+                 "--spread", "0.05", "--path-imbalance", "0.5", "--seed", "3"]) == 0
+    assert "spread 5 %" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not DRONE.is_file(), reason="drone data not present")
+def test_drone_run_records_the_data_files_sha256(tmp_path, capsys):
+    code = main(["twin", "train", "--task", "drone", "--data", str(DRONE), "--hidden", "8",
+                 "--epochs", "1", "--db", str(tmp_path / "t.db"), "--json"])
+    summary, _ = _json(capsys)
+    assert code == 0 and summary["layers"] == [256, 8, 10]
+    assert load_network(summary["network_file"]).metadata["data_sha256"] == DRONE_SHA256
+
+
+def test_missing_and_malformed_data_files(tmp_path, capsys):
+    missing = tmp_path / "nowhere.h5"
+    assert main(["twin", "train", "--task", "drone", "--data", str(missing), "--db",
+                 str(tmp_path / "t.db")]) == 1
+    err = capsys.readouterr().err
+    assert "nowhere.h5 not found" in err and "Zenodo record 7646236" in err
+    assert "Traceback" not in err
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not hdf5")
+    assert main(["twin", "train", "--task", "drone", "--data", str(bad), "--db",
+                 str(tmp_path / "t.db")]) == 1
+    err = capsys.readouterr().err
+    assert "bad.h5 is not the expected HDF5 file" in err
+    assert main(["twin", "train", "--task", "drone", "--db", str(tmp_path / "t.db")]) == 1
+    assert "needs --data PATH" in capsys.readouterr().err
+
+
+def test_a_network_of_the_wrong_width_for_the_task(tmp_path, capsys):
+    main(["twin", "train", "--task", "xor", "--epochs", "1", "--db", str(tmp_path / "t.db"),
+          "--out", str(tmp_path / "xor.json")])
+    capsys.readouterr()
+    assert main(["twin", "evaluate", str(tmp_path / "xor.json"), "--task", "digits"]) == 1
+    assert "task digits has 64 inputs per example, but the network's first layer takes 2" \
+        in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--hidden", "0"], "every hidden layer needs >= 1 neuron"),
+    (["--hidden", "12-x"], "whole numbers joined by '-'"),
+    (["--spread", "inf"], "'inf' is not a finite number"),
+    (["--path-imbalance", "nan"], "'nan' is not a finite number"),
+])
+def test_bad_options_are_usage_errors(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as stop:
+        main(["twin", "train", "--task", "digits", "--db", str(tmp_path / "t.db"), *args])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_out_of_range_spread_is_refused(tmp_path, capsys):
+    assert main(["twin", "train", "--task", "xor", "--spread", "0.7", "--db",
+                 str(tmp_path / "t.db")]) == 1
+    assert "spread must be in [0, 0.5)" in capsys.readouterr().err
