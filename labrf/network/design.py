@@ -219,3 +219,39 @@ def from_nine_junction(network: Network) -> LayeredNetwork:
                           layers=(hidden, output), drive_limit=network.drive_limit,
                           detection_power=network.detection_power, field=network.field,
                           neuron_names=NEURON_NAMES, synapse_names=SYNAPSE_NAMES)
+
+
+def calibrated(design: LayeredNetwork, chip: LayeredNetwork) -> LayeredNetwork:
+    """The model a lab holds of ``chip`` after calibrating it: each synapse's resonance
+    (its f_r(I_control) calibration) and each neuron's threshold and emission frequency
+    (its emission curve) as the chip has them; sensitivities, emitted powers and RF-path
+    transmissions as designed (not measured per device)."""
+    layers = []
+    for d, c in zip(design.layers, chip.layers, strict=True):
+        syn = replace(d.synapses, resonance=c.synapses.resonance)
+        neu = replace(d.neurons, threshold_current=c.neurons.threshold_current,
+                      frequency=c.neurons.frequency)
+        layers.append(replace(d, synapses=syn, neurons=neu))
+    return replace(design, layers=tuple(layers))
+
+
+def transfer_knobs(source: LayeredNetwork, target: LayeredNetwork, knobs: np.ndarray
+                   ) -> np.ndarray:
+    """Knobs (A) that give ``target`` the detunings and drives above threshold that
+    ``knobs`` give ``source``: offline weights written to a chip through its calibration.
+    Control currents are shifted by the resonance offsets over the tuning, and in layers
+    fed by neurons also by the offset of the neuron each synapse faces (synapse k of a
+    chain faces tone k), so that each keeps its detuning from its tone; biases shift by
+    the threshold offsets. Clipped to the limits."""
+    controls, biases = source.split(np.asarray(knobs, dtype=float))
+    out_c, out_b = [], []
+    for index, (s, t, c, b) in enumerate(zip(source.layers, target.layers, controls,
+                                             biases, strict=True)):
+        shift = s.synapses.resonance - t.synapses.resonance
+        if index:
+            tones = (target.layers[index - 1].neurons.frequency
+                     - source.layers[index - 1].neurons.frequency)
+            shift = shift + tones[np.arange(shift.shape[1]) % tones.size]
+        out_c.append(c + shift / t.synapses.current_tuning)
+        out_b.append(b + t.neurons.threshold_current - s.neurons.threshold_current)
+    return target.clip(np.concatenate([*(c.ravel() for c in out_c), *out_b]))

@@ -162,3 +162,75 @@ def dense_baseline(data: TwinData, hidden: tuple[int, ...], *, epochs: int = 40,
                              float(np.mean(classes(data.train_x) == data.train_y)),
                              float(np.mean(classes(data.test_x) == data.test_y)), seconds))
     return history
+
+
+@dataclass
+class LoopEpoch(Epoch):
+    """An epoch of training with a chip in the loop."""
+
+    passes: float = 0.0  #: chip forward passes so far, in training sets (examples / N)
+
+
+def chip_loss(model: LayeredNetwork, chip: LayeredNetwork, knobs: np.ndarray,
+              inputs: np.ndarray, labels: np.ndarray,
+              objective: lp.LayeredObjective = lp.DEFAULT_LAYERED_OBJECTIVE) -> float:
+    """Loss of the chip's readout for one minibatch (what a bench measures)."""
+    value, _ = lp.loss_terms(model, lp.forward(chip, knobs, inputs), labels, objective)
+    return value
+
+
+def train_in_the_loop(model: LayeredNetwork, chip: LayeredNetwork, data: TwinData,
+                      knobs: np.ndarray, *, estimator: str = "physics-aware",
+                      epochs: int = 10, batch: int = BATCH, lr: float = TWIN_LEARNING_RATE,
+                      seed: int = 0, power_scale: float, spsa_step: float = 0.05,
+                      objective: lp.LayeredObjective = lp.DEFAULT_LAYERED_OBJECTIVE,
+                      on_epoch: Callable[[LoopEpoch], None] | None = None) -> TwinResult:
+    """Train ``knobs`` with ``chip`` (a network standing for the hardware: spread, path
+    imbalance) doing every forward pass. ``physics-aware``: the chip's chain voltages, the
+    backward pass through ``model`` at them (one chip pass per example); ``spsa``: two chip
+    passes per example per step at x +- c Delta, c = ``spsa_step`` (in KNOB_SCALE units).
+    Accuracies are the chip's."""
+    if estimator not in ("physics-aware", "spsa"):
+        raise ValueError(f"estimator must be physics-aware or spsa, got {estimator!r}")
+    rng = np.random.default_rng(seed)
+    lower, upper = (b / KNOB_SCALE for b in model.knob_bounds())
+    x = model.clip(knobs) / KNOB_SCALE
+    m, v = np.zeros_like(x), np.zeros_like(x)
+    result = TwinResult(knobs=x * KNOB_SCALE, power_scale=power_scale)
+    inputs, labels = data.train_x * power_scale, data.train_y
+    step, total, examples = 0, epochs * int(np.ceil(len(labels) / batch)), 0
+    for epoch in range(1, epochs + 1):
+        start, losses = time.perf_counter(), []
+        order = rng.permutation(len(labels))
+        for a in range(0, len(order), batch):
+            rows = order[a:a + batch]
+            k = x * KNOB_SCALE
+            if estimator == "physics-aware":
+                measured = lp.forward(chip, k, inputs[rows])
+                acts = lp.activations_from_voltages(model, k, [a.voltages for a in measured])
+                value, grad = lp.loss_and_gradient(model, k, inputs[rows], labels[rows],
+                                                   acts, objective)
+                grad = grad * KNOB_SCALE
+                examples += len(rows)
+            else:
+                delta = rng.choice([-1.0, 1.0], size=x.shape)
+                plus = chip_loss(model, chip, np.clip(x + spsa_step * delta, lower, upper)
+                                 * KNOB_SCALE, inputs[rows], labels[rows], objective)
+                minus = chip_loss(model, chip, np.clip(x - spsa_step * delta, lower, upper)
+                                  * KNOB_SCALE, inputs[rows], labels[rows], objective)
+                value, grad = 0.5 * (plus + minus), (plus - minus) / (2 * spsa_step) * delta
+                examples += 2 * len(rows)
+            rate = lr * 0.5 * (1.0 + np.cos(np.pi * step / total))
+            step += 1
+            x, m, v = adam_step(x, grad, m, v, step, rate, lower, upper)
+            losses.append(value)
+        seconds = time.perf_counter() - start
+        result.knobs = x * KNOB_SCALE
+        train_acc, _ = evaluate(chip, result.knobs, data.train_x, labels, power_scale)
+        test_acc, _ = evaluate(chip, result.knobs, data.test_x, data.test_y, power_scale)
+        record = LoopEpoch(epoch, float(np.mean(losses)), train_acc, test_acc, seconds,
+                           examples / len(labels))
+        result.history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+    return result
