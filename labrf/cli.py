@@ -247,7 +247,7 @@ def _cmd_twin_train(args: argparse.Namespace) -> int:
     settings = TwinSettings(task=args.task, data=args.data, hidden=hidden,
                             epochs=args.epochs, seed=args.seed, spread=args.spread,
                             path_imbalance_db=args.path_imbalance, batch=args.batch,
-                            lr=args.lr, out=args.out)
+                            lr=args.lr, encoding=args.encoding, out=args.out)
     summary = train_command(settings, args.db, out=sys.stderr if args.json else sys.stdout)
     if not args.json:
         if summary.get("status") == "completed":
@@ -274,7 +274,7 @@ def _cmd_twin_evaluate(args: argparse.Namespace) -> int:
 
 
 def _add_twin(sub: Any) -> None:
-    from labrf.training.datasets import TASK_NAMES
+    from labrf.training.datasets import ENCODINGS, TASK_NAMES
 
     twin = sub.add_parser("twin", help="offline twins: train and evaluate a network model "
                                        "of any size on a task")
@@ -299,8 +299,11 @@ def _add_twin(sub: Any) -> None:
                             "digits 32, two-input tasks 2)")
     train.add_argument("--epochs", type=int, default=40, help="(default: %(default)s)")
     train.add_argument("--batch", type=int, default=64, help="(default: %(default)s)")
-    train.add_argument("--lr", type=_finite, default=0.03,
+    train.add_argument("--lr", type=_finite, default=0.05,
                        help="Adam step, mA (default: %(default)s)")
+    train.add_argument("--encoding", choices=ENCODINGS,
+                       help="data value to feature: power (itself) or amplitude (its square "
+                            "root); default: amplitude for drone, power otherwise")
     train.add_argument("--out", help="network file to write (default: beside the database)")
     train.add_argument("--db", default=str(DEFAULT_DB), help="database (default: %(default)s)")
     train.set_defaults(func=_cmd_twin_train)

@@ -6,10 +6,13 @@ one instance of ``LayeredNetwork``; ``initial_knobs`` gives a seeded starting po
 Layout of ``design_network``: the N_0 input tones, and the neurons of every layer, sit on
 geometric frequency grids over ``band`` (each a fixed number of half-widths from the
 next, since D = alpha f). Synapse k of a chain sits on tone k (chains as long as their
-layer's inputs by default), so its +-5 mA control range (+-35 MHz) moves it across
-several tones on either side. Drive stages and inter-layer gains are chosen so that a
-layer's typical total input power (``input_power``) stays well below saturation and maps
-the chain voltages onto the neurons' working window (threshold to the drive limit).
+layer's inputs by default; ``facing_tones`` for longer ones), so its +-5 mA control
+range (+-35 MHz) moves it across several tones on either side. Drive stages and
+inter-layer gains are chosen so that a layer's typical total input power
+(``input_power``) stays below saturation and maps the chain voltages onto the neurons'
+working window (threshold to the drive limit). ``perturbed`` makes a chip to a design
+(spread, path imbalance); ``calibrated`` is the model a lab holds of it after its
+calibrations; ``transfer_knobs`` writes knobs through them.
 """
 
 from __future__ import annotations
@@ -66,25 +69,36 @@ class _Streams:
                                                             spawn_key=(self.count,)))
 
 
-def design_network(sizes: Sequence[int], *, chain_length: int | None = None,
+def facing_tones(synapses: int, tones: int) -> np.ndarray:
+    """(synapses,) index of the tone each synapse of a chain sits on: in order, with
+    neighbours sharing a tone when a chain has more synapses than tones (so two synapses
+    per tone are a pair of opposite polarity: a signed weight)."""
+    return (np.arange(synapses) * tones) // synapses
+
+
+def design_network(sizes: Sequence[int], *, synapses_per_input: int = 1,
+                   chain_length: int | None = None,
                    band: tuple[float, float] = DEFAULT_BAND, spread: float = 0.0,
                    path_imbalance_db: float = 0.0, seed: int = 0,
                    input_power: float = DEFAULT_INPUT_POWER,
                    synapse: SpinDiodeParams = _SYNAPSE,
                    neuron: OscillatorParams = _NEURON) -> LayeredNetwork:
     """A chip of ``sizes`` (e.g. (256, 128, 10)) with default devices ``synapse`` and
-    ``neuron``; ``spread`` is the relative Gaussian spread of every junction's resonance,
-    sensitivities, threshold, emitted power and emission frequency, and
+    ``neuron``, chains of ``synapses_per_input`` synapses per input tone (or
+    ``chain_length`` in every layer); ``spread`` is the relative Gaussian spread of every
+    junction's resonance, sensitivities, threshold, emitted power and emission frequency, and
     ``path_imbalance_db`` the log-normal spread (dB) of every RF path's transmission,
     both drawn from ``seed``."""
     sizes = check_sizes(sizes)
     if chain_length is not None and chain_length < 1:
         raise NetworkError(f"chain_length must be >= 1, got {chain_length}")
+    if synapses_per_input < 1:
+        raise NetworkError(f"synapses_per_input must be >= 1, got {synapses_per_input}")
     inputs = geometric_grid(sizes[0], band)
     layers, tones = [], inputs
     for index, (n, m) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layer = _layer(tones, m, chain_length or n, synapse, neuron, band, input_power,
-                       first=index == 0)
+        layer = _layer(tones, m, chain_length or synapses_per_input * n, synapse, neuron,
+                       band, input_power, first=index == 0)
         layers.append(layer)
         tones = _working_frequency(layer.neurons)
     nominal = LayeredNetwork(input_frequencies=inputs, layers=tuple(layers),
@@ -133,7 +147,7 @@ def _layer(tones: np.ndarray, m: int, k: int, synapse: SpinDiodeParams,
            first: bool) -> Layer:
     n = tones.size
     # synapse k of every chain on tone k (cycling over the tones for longer chains)
-    on_tone = np.broadcast_to(tones[np.arange(k) % n], (m, k)).astype(float)
+    on_tone = np.broadcast_to(tones[facing_tones(k, n)], (m, k)).astype(float)
     shape = (m, k)
     syn = Synapses(
         resonance=on_tone,
@@ -240,8 +254,8 @@ def transfer_knobs(source: LayeredNetwork, target: LayeredNetwork, knobs: np.nda
     """Knobs (A) that give ``target`` the detunings and drives above threshold that
     ``knobs`` give ``source``: offline weights written to a chip through its calibration.
     Control currents are shifted by the resonance offsets over the tuning, and in layers
-    fed by neurons also by the offset of the neuron each synapse faces (synapse k of a
-    chain faces tone k), so that each keeps its detuning from its tone; biases shift by
+    fed by neurons also by the offset of the neuron each synapse faces
+    (``facing_tones``), so that each keeps its detuning from its tone; biases shift by
     the threshold offsets. Clipped to the limits."""
     controls, biases = source.split(np.asarray(knobs, dtype=float))
     out_c, out_b = [], []
@@ -251,7 +265,7 @@ def transfer_knobs(source: LayeredNetwork, target: LayeredNetwork, knobs: np.nda
         if index:
             tones = (target.layers[index - 1].neurons.frequency
                      - source.layers[index - 1].neurons.frequency)
-            shift = shift + tones[np.arange(shift.shape[1]) % tones.size]
+            shift = shift + tones[facing_tones(shift.shape[1], tones.size)]
         out_c.append(c + shift / t.synapses.current_tuning)
         out_b.append(b + t.neurons.threshold_current - s.neurons.threshold_current)
     return target.clip(np.concatenate([*(c.ravel() for c in out_c), *out_b]))

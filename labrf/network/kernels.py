@@ -68,3 +68,60 @@ def line_sums_adjoint(fr: np.ndarray, alpha: np.ndarray, sym: np.ndarray,
                     acc -= d_slopes[j, i] * (g_uu * (1.0 + al * u) + al * g_u) * inv * inv
             out[j, kk] = polarity[kk] * acc
     return out
+
+
+@njit(cache=True)
+def _cell(x: float, x0: float, dx: float, count: int) -> tuple[int, float, bool]:
+    s = (x - x0) / dx
+    inside = 0.0 <= s <= count - 1
+    t = int(np.floor(s))
+    t = min(max(t, 0), count - 2)
+    tau = min(max(s - t, 0.0), 1.0)
+    return t, tau, inside
+
+
+@njit(parallel=True, cache=True)
+def hermite_at(values: np.ndarray, slopes: np.ndarray, x0: float, dx: float,
+               x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cubic Hermite interpolant of node ``values`` and ``slopes`` (M, G) (d/dx) on the
+    uniform grid x0 + dx g, at points ``x`` (B, N): value and d/dx, each (B, M, N)."""
+    m, count = values.shape
+    b, n = x.shape
+    h = np.empty((b, m, n))
+    h_x = np.empty((b, m, n))
+    for e in prange(b):
+        for i in range(n):
+            t, tau, inside = _cell(x[e, i], x0, dx, count)
+            t2 = tau * tau
+            t3 = t2 * tau
+            w00, w10, w01, w11 = 2 * t3 - 3 * t2 + 1, (t3 - 2 * t2 + tau) * dx, \
+                -2 * t3 + 3 * t2, (t3 - t2) * dx
+            d00, d10 = (6 * t2 - 6 * tau) / dx, 3 * t2 - 4 * tau + 1
+            d01, d11 = (-6 * t2 + 6 * tau) / dx, 3 * t2 - 2 * tau
+            for j in range(m):
+                y0, y1, s0, s1 = values[j, t], values[j, t + 1], slopes[j, t], slopes[j, t + 1]
+                h[e, j, i] = w00 * y0 + w10 * s0 + w01 * y1 + w11 * s1
+                h_x[e, j, i] = (d00 * y0 + d10 * s0 + d01 * y1 + d11 * s1) if inside else 0.0
+    return h, h_x
+
+
+@njit(parallel=True, cache=True)
+def hermite_scatter(upstream: np.ndarray, x0: float, dx: float, x: np.ndarray,
+                    count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Adjoint of ``hermite_at``'s value: for ``upstream`` (B, M, N), the gradients with
+    respect to the node values and slopes, each (M, G)."""
+    b, m, n = upstream.shape
+    d_values = np.zeros((m, count))
+    d_slopes = np.zeros((m, count))
+    for j in prange(m):
+        for e in range(b):
+            for i in range(n):
+                t, tau, _ = _cell(x[e, i], x0, dx, count)
+                t2 = tau * tau
+                t3 = t2 * tau
+                g = upstream[e, j, i]
+                d_values[j, t] += g * (2 * t3 - 3 * t2 + 1)
+                d_slopes[j, t] += g * (t3 - 2 * t2 + tau) * dx
+                d_values[j, t + 1] += g * (-2 * t3 + 3 * t2)
+                d_slopes[j, t + 1] += g * (t3 - t2) * dx
+    return d_values, d_slopes

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from labrf.network.kernels import line_sums, line_sums_adjoint
+from labrf.network.kernels import hermite_at, hermite_scatter, line_sums, line_sums_adjoint
 
 #: Chains evaluated at once by the exact evaluators (bounds temporaries to a few MB).
 _CHUNK_ELEMENTS = 1 << 20
@@ -116,62 +116,39 @@ class ExactResponse:
 
 
 class GridResponse:
-    """H_j on a uniform grid over [f_lo, f_hi] Hz, read by cubic Hermite interpolation.
+    """H_j on a grid uniform in log-frequency over [f_lo, f_hi] Hz (as the lines' widths
+    grow with frequency, D = alpha f_r, a fixed number of points per width everywhere),
+    read by cubic Hermite interpolation in x = ln f.
 
-    Frequencies outside the grid are read at its nearest end (they only occur for tones of
-    zero power, e.g. a neuron below threshold)."""
+    Frequencies outside the grid are read at its nearest end with zero slope (they only
+    occur for tones of zero power, e.g. a neuron below threshold)."""
 
-    #: Grid points per narrowest half-width.
-    POINTS_PER_WIDTH = 8
+    #: Grid points per narrowest relative half-width (alpha).
+    POINTS_PER_WIDTH = 10
 
     def __init__(self, lines: Lines, f_lo: float, f_hi: float) -> None:
         self.lines = lines
         self.polarity = lines.polarity
-        width = float(np.min(lines.damping * lines.resonance))
-        step = width / self.POINTS_PER_WIDTH
-        count = max(2, int(np.ceil((f_hi - f_lo) / step)) + 1)
-        self.f0, self.step = float(f_lo), step
-        self.nodes = f_lo + step * np.arange(count)
+        lo, hi = np.log(max(f_lo, 1.0)), np.log(max(f_hi, f_lo * 1.001, 2.0))
+        self.step = float(np.min(lines.damping)) / self.POINTS_PER_WIDTH
+        count = max(2, int(np.ceil((hi - lo) / self.step)) + 1)
+        self.x0 = float(lo)
+        self.nodes = np.exp(lo + self.step * np.arange(count))
         self._exact = ExactResponse(lines)
-        self.values, self.slopes = line_sums(*self._exact._args(), self.nodes)
-
-    def _locate(self, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        x = (freqs - self.f0) / self.step
-        t = np.clip(np.floor(x), 0, self.nodes.size - 2).astype(np.intp)
-        tau = np.clip(x - t, 0.0, 1.0)
-        inside = (x >= 0) & (x <= self.nodes.size - 1)
-        return t, tau, inside
+        values, slopes = line_sums(*self._exact._args(), self.nodes)
+        self.values, self.slopes = values, slopes * self.nodes  # slopes d/dx = f d/df
 
     def at(self, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """H and dH/df (B, M, N) at per-example tones ``freqs`` (B, N)."""
-        t, tau, inside = self._locate(freqs)
-        t2, t3 = tau * tau, tau * tau * tau
-        h00, h10 = 2 * t3 - 3 * t2 + 1, t3 - 2 * t2 + tau
-        h01, h11 = -2 * t3 + 3 * t2, t3 - t2
-        d00, d10 = 6 * t2 - 6 * tau, 3 * t2 - 4 * tau + 1
-        d01, d11 = -6 * t2 + 6 * tau, 3 * t2 - 2 * tau
-        y0, y1 = self.values[:, t], self.values[:, t + 1]  # (M, B, N)
-        m0, m1 = self.slopes[:, t] * self.step, self.slopes[:, t + 1] * self.step
-        h = h00 * y0 + h10 * m0 + h01 * y1 + h11 * m1
-        h_f = (d00 * y0 + d10 * m0 + d01 * y1 + d11 * m1) / self.step * inside
-        return np.moveaxis(h, 0, 1), np.moveaxis(h_f, 0, 1)
+        f = np.maximum(np.asarray(freqs, dtype=float), 1.0)
+        h, h_x = hermite_at(self.values, self.slopes, self.x0, self.step, np.log(f))
+        return h, h_x / f[:, None, :]
 
     def adjoint(self, freqs: np.ndarray, upstream: np.ndarray) -> np.ndarray:
         """(M, K) gradient with respect to f_r,jk of sum upstream_bjn H_j(f_bn), per Hz,
         through the grid's values and slopes."""
-        t, tau, _ = self._locate(freqs)
-        t2, t3 = tau * tau, tau * tau * tau
-        weights = (2 * t3 - 3 * t2 + 1, (t3 - 2 * t2 + tau) * self.step,
-                   -2 * t3 + 3 * t2, (t3 - t2) * self.step)
-        m = self.lines.resonance.shape[0]
-        count = self.nodes.size
-        up = np.moveaxis(upstream, 1, 0).reshape(m, -1)  # (M, B*N)
-        offsets = (np.arange(m) * count)[:, None]
-        d_values = np.zeros(m * count)
-        d_slopes = np.zeros(m * count)
-        for shift, (wv, ws) in enumerate(((weights[0], weights[1]), (weights[2], weights[3]))):
-            index = (offsets + (t + shift).ravel()).ravel()
-            d_values += np.bincount(index, (up * wv.ravel()).ravel(), m * count)
-            d_slopes += np.bincount(index, (up * ws.ravel()).ravel(), m * count)
-        return line_sums_adjoint(*self._exact._args(), self.nodes,
-                                 d_values.reshape(m, count), d_slopes.reshape(m, count))
+        f = np.maximum(np.asarray(freqs, dtype=float), 1.0)
+        d_values, d_slopes = hermite_scatter(np.ascontiguousarray(upstream), self.x0,
+                                             self.step, np.log(f), self.nodes.size)
+        return line_sums_adjoint(*self._exact._args(), self.nodes, d_values,
+                                 d_slopes * self.nodes)

