@@ -82,7 +82,7 @@ def task_rows(data: TwinData, epochs: int, seeds: int, loop_epochs: int) -> dict
             written = transfer_knobs(design, chip, result.knobs)
             offline.append(evaluate(chip, written, data.test_x, data.test_y, scale)[0])
             tuned = train_in_the_loop(model, chip, data, written, epochs=loop_epochs,
-                                      lr=0.02, seed=seed, power_scale=scale)
+                                      seed=seed, power_scale=scale)
             loop.append(tuned.history[-1].test_accuracy)
             passes.append(tuned.history[-1].passes)
         row = {"spread": spread, "path_imbalance_db": IMBALANCE_DB,
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default="../shared/data/RadioSpin_D62_RF_fingerprinting.h5")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--loop-epochs", type=int, default=10)
+    parser.add_argument("--loop-epochs", type=int, default=20)
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"tasks": []}
