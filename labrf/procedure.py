@@ -12,6 +12,7 @@ dataset at once; ``emit("progress", percent)`` drives the progress bar.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,18 @@ class LabProcedure(Procedure):
     #: the database they are in (set by the runner)
     prerequisites: Mapping[str, Mapping[str, Any]] = {}
     db: Path | None = None
+    #: whether the runner gives each run a checkpoint file (state for resuming, beside the
+    #: run, referenced from its metadata as ``labrf_checkpoint``), and its path
+    CHECKPOINT: ClassVar[bool] = False
+    checkpoint: Path | None = None
+
+    def save_checkpoint(self, **arrays: Any) -> None:
+        """Replace the run's checkpoint with ``arrays`` (numbers or arrays), atomically:
+        a reader (or a process killed mid-write) sees the old file or the new one."""
+        if self.checkpoint is None:
+            raise LabrfError(f"{self.name} has no checkpoint file: run it with labrf's "
+                             "runner")
+        save_arrays(self.checkpoint, arrays)
 
     def __init__(self, **kwargs: Any) -> None:
         self.DATA_COLUMNS = list(self.COLUMNS)
@@ -116,3 +129,25 @@ class LabProcedure(Procedure):
              path: Path) -> Path | None:
         """Write a PNG of the data and fit to ``path``; None if this procedure has none."""
         return None
+
+
+def save_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
+    """Write ``arrays`` to ``path`` as .npz, through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as handle:
+        np.savez(handle, **{k: np.asarray(v) for k, v in arrays.items()})
+    tmp.replace(path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The arrays of checkpoint ``path``; LabrfError naming the file if it is missing or
+    unreadable."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise LabrfError(f"checkpoint {path} not found") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise LabrfError(f"checkpoint {path} is not readable: {exc}") from None

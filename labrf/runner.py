@@ -179,6 +179,10 @@ class Runner:
                 {n: p.value for n, p in proc.parameter_objects().items()}, default=str))
             dataset.add_metadata("labrf_version", labrf.__version__)
             dataset.add_metadata("labrf_station_file", str(station.spec.file))
+            if proc.CHECKPOINT:
+                proc.checkpoint = (self.db.parent / "checkpoints"
+                                   / f"run_{dataset.run_id}_{proc.name}.npz")
+                dataset.add_metadata("labrf_checkpoint", str(proc.checkpoint))
             dataset.add_metadata("labrf_pid", os.getpid())
             dataset.add_metadata("labrf_host", socket.gethostname())
             dataset.add_metadata("labrf_status", "running")

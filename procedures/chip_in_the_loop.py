@@ -19,12 +19,15 @@ target, to compare how fast the estimators recover), and all but ``offline`` tra
 - ``row`` 0, one per epoch (epoch 0: the start): loss and accuracy over the epoch's
   training passes, accuracy on validation examples (from the training split, never
   trained on; classified from the chain voltages),
-  cumulative training and evaluation passes, the model knobs, the chip currents, and
-  Adam's state, so that ``--resume true`` continues an interrupted training from its last
-  recorded epoch;
+  cumulative training and evaluation passes;
 - ``row`` 1, one per held-out test example, classified on the analyzer with the knobs
   of the epoch of best validation accuracy (the earlier on a tie): the test accuracy;
 - ``row`` 2, one per point of a grid over the input plane: the decision map.
+
+The knobs, Adam's state, the best epoch's state and the tested knobs and chip currents are
+the run's checkpoint (``labrf_checkpoint`` in its metadata, an .npz beside the database,
+replaced after each epoch), so that ``--resume true`` continues an interrupted training
+from its last checkpointed epoch; the results table keeps what a person reads.
 
 Needs a completed ``synapse-calibration`` and ``neuron-calibration`` run of the same
 station file in the database: the runner makes them first if there are none.
@@ -51,7 +54,7 @@ from labrf.analysis.plots import label, new_figure, save
 from labrf.errors import LabrfError
 from labrf.network import TASKS, make_task, nominal_network
 from labrf.network.tasks import MAX_POWER
-from labrf.procedure import Column, LabProcedure
+from labrf.procedure import Column, LabProcedure, load_checkpoint
 from labrf.training.calibration import (
     KnobMap,
     NeuronCalibration,
@@ -79,6 +82,7 @@ class ChipInTheLoopTraining(LabProcedure):
 
     name: ClassVar[str] = "chip-in-the-loop"
     REQUIRES: ClassVar[tuple[str, ...]] = ("synapse-calibration", "neuron-calibration")
+    CHECKPOINT: ClassVar[bool] = True
 
     task = ListParameter("Task", choices=list(TASKS), default="xor")
     estimator = ListParameter("Gradient estimator", choices=list(ESTIMATORS),
@@ -133,15 +137,11 @@ class ChipInTheLoopTraining(LabProcedure):
         "emits": Column("", setpoints=("input_1", "input_2"), label="Output neuron emits"),
         "output_power": Column("W", setpoints=("input_1", "input_2"),
                                label="Peak level at the analyzer"),
-        "knobs": Column("A", "array", label="Model knobs"),
-        "chip_currents": Column("A", "array", label="Chip currents"),
-        "adam_m": Column("1/A", "array", label="Adam first moment"),
-        "adam_v": Column("1/A^2", "array", label="Adam second moment"),
-        "adam_step": Column("", label="Adam steps"),
     }
 
     resumed_from: int | None = None
     _best: tuple[float, TrainingState] | None = None
+    _tested: TrainingState | None = None
 
     # ------------------------------------------------------------------ set-up
 
@@ -193,9 +193,19 @@ class ChipInTheLoopTraining(LabProcedure):
                 "train_accuracy": record.train_accuracy,
                 "validation_accuracy": record.validation_accuracy, "passes": s.passes,
                 "evaluation_passes": evaluation_passes, "input_1": nan, "input_2": nan,
-                "label": nan, "emits": nan, "output_power": nan, "knobs": s.knobs,
-                "chip_currents": record.chip_currents, "adam_m": s.adam_m,
-                "adam_v": s.adam_v, "adam_step": s.step}
+                "label": nan, "emits": nan, "output_power": nan}
+
+    def _save(self, state: TrainingState) -> None:
+        """The checkpoint: ``state`` (the last epoch), the best epoch's, the tested knobs."""
+        arrays: dict[str, Any] = {f"last_{k}": v for k, v in _fields(state).items()}
+        if self._best is not None:
+            arrays["best_validation"] = self._best[0]
+            arrays.update({f"best_{k}": v for k, v in _fields(self._best[1]).items()})
+        if self._tested is not None:
+            arrays["tested_knobs"] = self._tested.knobs
+            arrays["tested_chip_currents"] = self._trainer.chip_currents(self._tested.knobs)
+            arrays["tested_epoch"] = self._tested.epoch
+        self.save_checkpoint(**arrays)
 
     def _resume_state(self) -> tuple[TrainingState, int] | None:
         """The last recorded epoch of the newest unfinished run like this one, re-recorded
@@ -213,21 +223,22 @@ class ChipInTheLoopTraining(LabProcedure):
                 "model": self.model, "start": self.start}
         if any(theirs.get(k) != v for k, v in mine.items()):
             return None
+        path = ds.metadata.get("labrf_checkpoint")
+        if not path or not Path(path).is_file():
+            return None
+        saved = load_checkpoint(path)
+        state = _state(saved, "last")
         data = run_columns(ds)
-        rows = np.flatnonzero(np.asarray(data.get("row", [])) == EPOCH)
+        rows = np.flatnonzero((np.asarray(data.get("row", [])) == EPOCH)
+                              & (np.asarray(data.get("epoch", [])) <= state.epoch))
         if rows.size == 0:
             return None
         for i in rows:
             self.emit("results", {name: data[name][i] for name in self.COLUMNS})
-            state = TrainingState(np.asarray(data["knobs"][i], dtype=float),
-                                  np.asarray(data["adam_m"][i], dtype=float),
-                                  np.asarray(data["adam_v"][i], dtype=float),
-                                  int(data["adam_step"][i]), int(data["epoch"][i]),
-                                  int(data["passes"][i]))
-            self._keep(float(data["validation_accuracy"][i]), state)
-        last = rows[-1]
+        if "best_validation" in saved:
+            self._best = (float(saved["best_validation"]), _state(saved, "best"))
         self.resumed_from = ds.run_id
-        return state, int(data["evaluation_passes"][last])
+        return state, int(data["evaluation_passes"][rows[-1]])
 
     def execute(self) -> None:
         """Start (offline solution, or the resumed state), train epoch by epoch, then
@@ -243,6 +254,7 @@ class ChipInTheLoopTraining(LabProcedure):
             self.emit("results", self._epoch_row(
                 EpochRecord(state, math.nan, math.nan, validation, evaluation,
                             trainer.chip_currents(state.knobs)), evaluation))
+            self._save(state)
         else:
             state, evaluation = resumed
         epochs = trainer.settings.epochs
@@ -250,10 +262,13 @@ class ChipInTheLoopTraining(LabProcedure):
             evaluation += record.validation_passes
             self.emit("results", self._epoch_row(record, evaluation))
             state = record.state
+            self._save(state)
             self.progress(state.epoch, epochs + 1)
             if self.should_stop():
                 return
         kept = self._best[1] if self._best is not None else state
+        self._tested = kept
+        self._save(state)
         self._evaluate(kept, TEST, self._task.test_inputs, self._task.test_labels)
         if self.map_points:
             axis = np.linspace(0.0, MAX_POWER, int(self.map_points))
@@ -272,16 +287,13 @@ class ChipInTheLoopTraining(LabProcedure):
     def _evaluate(self, state: TrainingState, kind: int, inputs: np.ndarray,
                   labels: np.ndarray) -> None:
         emits, measured = self._trainer.evaluate(state.knobs, inputs)
-        chip = self._trainer.chip_currents(state.knobs)
         for n in range(len(inputs)):
             self.emit("results", {
                 "row": kind, "epoch": state.epoch, "loss": math.nan,
                 "train_accuracy": math.nan, "validation_accuracy": math.nan,
                 "passes": state.passes, "evaluation_passes": math.nan,
                 "input_1": inputs[n, 0], "input_2": inputs[n, 1], "label": labels[n],
-                "emits": float(emits[n]), "output_power": measured.output_power[n],
-                "knobs": state.knobs, "chip_currents": chip, "adam_m": state.adam_m,
-                "adam_v": state.adam_v, "adam_step": state.step})
+                "emits": float(emits[n]), "output_power": measured.output_power[n]})
 
     def shutdown(self) -> None:
         """Inputs off; every control and bias ramped to 0 A and off (the runner's safe
@@ -328,10 +340,20 @@ class ChipInTheLoopTraining(LabProcedure):
             "passes_to_target": int(passes[reached[0]]) if reached.size else None,
             "target_accuracy": TARGET_ACCURACY,
             "selected_epoch": selected,
-            "knobs": data["knobs"][test][0].tolist(),
-            "chip_currents": data["chip_currents"][test][0].tolist(),
+            **self._tested_knobs(),
             "resumed_from": self.resumed_from,
         }
+
+    def _tested_knobs(self) -> dict[str, Any]:
+        """The tested knobs and chip currents from the checkpoint, and its path."""
+        if self.checkpoint is None or not self.checkpoint.is_file():
+            return {}
+        saved = load_checkpoint(self.checkpoint)
+        if "tested_knobs" not in saved:
+            return {}
+        return {"knobs": saved["tested_knobs"].tolist(),
+                "chip_currents": saved["tested_chip_currents"].tolist(),
+                "checkpoint": str(self.checkpoint)}
 
     def summary(self, fit: Mapping[str, Any]) -> Mapping[str, Any]:
         """test_accuracy and hardware_forward_passes at the top of the JSON line."""
@@ -380,3 +402,17 @@ class ChipInTheLoopTraining(LabProcedure):
         ax_loss.legend(loc="upper left", fontsize="x-small")
         ax_acc.legend(loc="lower right", fontsize="x-small")
         return save(fig, path)
+
+
+def _fields(state: TrainingState) -> dict[str, Any]:
+    return {"knobs": state.knobs, "adam_m": state.adam_m, "adam_v": state.adam_v,
+            "step": state.step, "epoch": state.epoch, "passes": state.passes}
+
+
+def _state(saved: Mapping[str, np.ndarray], prefix: str) -> TrainingState:
+    """A TrainingState from checkpoint arrays ``<prefix>_knobs`` ..."""
+    return TrainingState(np.asarray(saved[f"{prefix}_knobs"], dtype=float),
+                         np.asarray(saved[f"{prefix}_adam_m"], dtype=float),
+                         np.asarray(saved[f"{prefix}_adam_v"], dtype=float),
+                         int(saved[f"{prefix}_step"]), int(saved[f"{prefix}_epoch"]),
+                         int(saved[f"{prefix}_passes"]))

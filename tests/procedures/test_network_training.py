@@ -18,6 +18,7 @@ import pytest
 
 from labrf.data import latest_run, load_run, run_columns
 from labrf.network import NEURON_NAMES, SYNAPSE_NAMES, forward
+from labrf.procedure import load_checkpoint
 from labrf.runner import run
 from labrf.sim.faults import FaultRule
 from labrf.station import LabStation, load_station
@@ -134,7 +135,12 @@ def test_epochs_and_test_rows_are_in_the_dataset(db, trainings) -> None:
     assert list(data["passes"][epochs]) == [200 * e for e in range(21)]
     assert fit["hardware_forward_passes"] == 4000
     assert np.sum(data["row"] == 1) == 400 and np.sum(data["row"] == 2) == 225
-    assert data["knobs"].shape[1] == 9
+    # what a person reads is the table; knobs and Adam's state are the checkpoint beside it
+    assert not {"knobs", "chip_currents", "adam_m", "adam_v"} & set(data)
+    saved = load_checkpoint(load_run(db, fit["run_id"]).metadata["labrf_checkpoint"])
+    assert saved["last_knobs"].shape == (9,) and saved["last_epoch"] == 20
+    assert saved["tested_knobs"].tolist() == fit["knobs"]
+    assert fit["checkpoint"].endswith(f"run_{fit['run_id']}_chip-in-the-loop.npz")
     assert fit["learning_curve"]["loss"][-1] < fit["learning_curve"]["loss"][1]
     assert Path(load_run(db, fit["run_id"]).metadata["labrf_plot"]).stat().st_size > 10_000
 
