@@ -124,6 +124,41 @@ def passes_to_target(data: TwinData, seeds: int, pa_epochs: int, spsa_epochs: in
             "ratio_is_lower_bound": lower_bound}
 
 
+_MEMORY_PROBE = """
+import resource, sys
+import numpy as np
+from labrf.network import layered_pass as lp
+from labrf.network.design import design_network, initial_knobs
+hidden = int(sys.argv[1])
+net = design_network((256, hidden, 10))
+rng = np.random.default_rng(0)
+x, y = rng.uniform(0, 4e-8, (64, 256)), rng.integers(0, 10, 64)
+for _ in range(3):
+    lp.loss_and_gradient(net, initial_knobs(net), x, y)
+lp.forward(net, initial_knobs(net), rng.uniform(0, 4e-8, (1000, 256)))
+print(net.junction_count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def memory_rows(hidden: tuple[int, ...] = (1, 64, 128, 256, 512)) -> list[dict[str, float]]:
+    """Peak resident memory of a fresh process doing training steps (minibatch 64) and a
+    1000-example forward pass of a 256-H-10 network, beside the same for H = 1 (imports
+    and compiled code): what grows with the junctions, per junction above H = 1."""
+    import subprocess
+
+    rows = []
+    for h in hidden:
+        out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(h)],
+                             capture_output=True, text=True, check=True).stdout.split()
+        rows.append({"hidden": h, "junctions": int(out[0]), "peak_mb": float(out[1])})
+    base = rows[0]
+    for row in rows[1:]:
+        row["above_import_mb"] = row["peak_mb"] - base["peak_mb"]
+        row["kb_per_junction"] = 1024 * row["above_import_mb"] / (row["junctions"]
+                                                                 - base["junctions"])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/RadioSpin_D62_RF_fingerprinting.h5")
@@ -137,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         data = load_task(name, args.data if name == "drone" else None)
         results["tasks"].append(task_rows(data, args.epochs, args.seeds, args.loop_epochs))
     results["passes_to_95"] = passes_to_target(load_task("digits"), args.seeds, 10, 15)
+    results["memory"] = memory_rows()
     print(f"{'task':<8}{'spread':>8}{'twin %':>9}{'dense %':>9}{'s/epoch':>9}"
           f"{'offline %':>11}{'in-loop %':>11}{'passes':>8}{'peak MB':>9}")
     for t in results["tasks"]:
@@ -152,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"digits chip 2 %: passes to 95 %: physics-aware {p['physics_aware_passes']}, SPSA "
           f"{p['spsa_passes'] or 'never (budget ' + str(p['spsa_budget_passes']) + ')'}; "
           f"ratio {'>= ' if p['ratio_is_lower_bound'] else ''}{p['ratio']}")
+    for row in results["memory"][1:]:
+        print(f"256-{row['hidden']}-10: {row['junctions']} junctions, peak "
+              f"{row['peak_mb']:.0f} MB, {row['above_import_mb']:.0f} MB above import "
+              f"({row['kb_per_junction']:.2f} kB per junction)")
     text = json.dumps(results)
     print(text)
     if args.json:
