@@ -1,9 +1,16 @@
-"""The frequency-multiplexed two-layer MTJ network of Ross et al. (Nat. Nanotechnol. 18,
-1273 (2023)), built from ``labrf.physics``: the one model used by the simulated bench,
-chip-in-the-loop training and offline training. SI units.
+"""Frequency-multiplexed MTJ networks built from ``labrf.physics``. SI units.
 
-Modules: ``params`` (devices, wiring, knobs, nominal and varied networks), ``forward``
-(forward pass, loss, analytic gradients, backward pass at measured activations),
+The general model, any layers and sizes: ``layered`` (a chip as data: layers of tones,
+chains of synapses, drive stages, oscillator neurons; the knob vector and its labels),
+``layered_pass`` (batched forward pass, readout, loss, analytic gradients, backward pass
+at measured activations), ``lines`` and ``kernels`` (chain responses, exact or on an
+interpolated grid, compiled), ``design`` (chips of any size, spread and path imbalance,
+calibrated models, the nine-junction chip as one instance), ``files`` (network files).
+
+The nine-junction network of Ross et al. (Nat. Nanotechnol. 18, 1273 (2023)), which the
+simulated bench and chip-in-the-loop training of the network bench use today:
+``params`` (devices, wiring, knobs, nominal and varied networks), ``forward`` (forward
+pass, loss, gradients; equal to ``layered_pass`` on ``design.from_nine_junction``),
 ``tasks`` (seeded two-input tasks), ``search`` (global search for starting knobs),
 ``train`` (projected Adam, offline and physics-aware training, accuracy).
 """

@@ -73,7 +73,7 @@ class _Progress:
                   f"{e.seconds:5.2f} s", file=self.out, flush=True)
 
 
-def _record(db: Path, name: str, sample: str) -> Any:
+def _record(name: str, sample: str) -> Any:
     from qcodes.dataset import Measurement, load_or_create_experiment
 
     exp = load_or_create_experiment(name, sample_name=sample)
@@ -147,7 +147,7 @@ def train_command(settings: TwinSettings, db: str | Path, out: TextIO | None = s
                   "input_power_W": settings.input_power, "power_scale_W": power_scale,
                   "encoding": data.encoding, "data": settings.data or "",
                   "data_sha256": data.sha256}
-    meas = _record(db, name, settings.task)
+    meas = _record(name, settings.task)
     status, error, result = "failed", "", None
     with contextlib.redirect_stdout(sys.stderr), meas.run() as saver:
         dataset = saver.dataset
