@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import signal
 import sys
 import threading
@@ -101,13 +102,33 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _common_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--station", help="station file (required)")
+    parser.add_argument("--db", default=str(DEFAULT_DB), help="database (default: %(default)s)")
+    parser.add_argument("--sample", default="sample", help="sample name")
+    parser.add_argument("--json", action="store_true", help="print one JSON line at the end")
+
+
 def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
-    from labrf.runner import procedure_class, run
+    from labrf.runner import procedure_class, procedures, run
     from labrf.station import load_station
 
+    if args.procedure is None:
+        if any(a in ("-h", "--help") for a in rest):
+            usage = argparse.ArgumentParser(
+                prog="labrf run", description="run a procedure on a station; its "
+                "parameters are options (labrf run PROCEDURE --help lists them)",
+                epilog="procedures: " + ", ".join(sorted(procedures())))
+            usage.add_argument("procedure")
+            _common_run_options(usage)
+            usage.print_help()
+            return 0
+        raise LabrfError("labrf run needs a procedure; valid: "
+                         + ", ".join(sorted(procedures())) + " (labrf run --help)")
     proc_cls = procedure_class(args.procedure)
     params = proc_cls().parameter_objects()
     sub = argparse.ArgumentParser(prog=f"labrf run {args.procedure}", add_help=True)
+    _common_run_options(sub)
     for name, parameter in params.items():
         unit = f" [{parameter.units}]" if getattr(parameter, "units", None) else ""
         sub.add_argument(_parameter_option(name), dest=name, metavar="VALUE",
@@ -118,12 +139,15 @@ def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
                          f"station_configs/sim_bench.yaml)")
     values: dict[str, Any] = {}
     for name, text in given.items():
-        if text is None:
+        if text is None or name not in params:
             continue
         try:
             values[name] = _parse_value(params[name], text)
         except (LabrfError, ValueError) as exc:
             raise LabrfError(f"{_parameter_option(name)} {text!r}: {exc}") from None
+        if isinstance(values[name], float) and not math.isfinite(values[name]):
+            raise LabrfError(f"{_parameter_option(name)} {text!r}: must be a finite number "
+                             f"({params[name].name})")
     interrupted = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
@@ -311,7 +335,10 @@ def _add_twin(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import labrf
+
     parser = argparse.ArgumentParser(prog="labrf", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"labrf {labrf.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="spin-diode sweep and emission curve on the simulated "
                                        "bench, fitted and compared with the simulator's "
@@ -340,11 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_p = sub.add_parser("run", help="run a procedure on a station; its parameters are "
                                        "options (labrf run PROCEDURE --help lists them)",
                            add_help=False)
-    run_p.add_argument("procedure")
-    run_p.add_argument("--station", help="station file (required)")
-    run_p.add_argument("--db", default=str(DEFAULT_DB), help="database (default: %(default)s)")
-    run_p.add_argument("--sample", default="sample", help="sample name")
-    run_p.add_argument("--json", action="store_true", help="print one JSON line at the end")
+    run_p.add_argument("procedure", nargs="?", help="procedure name (labrf run --help lists "
+                                                    "them)")
+    _common_run_options(run_p)
     run_p.set_defaults(func=_cmd_run, takes_rest=True)
     for command, helptext, func in (("runs", "list the runs of a database", _cmd_runs),
                                     ("show", "a run's parameters, status, fit, snapshot",
