@@ -33,17 +33,17 @@ from typing import Any
 import numpy as np
 
 from labrf.network.design import (
+    DEFAULT_INPUT_POWER,
     calibrated,
     design_network,
     initial_knobs,
     perturbed,
     transfer_knobs,
 )
-from labrf.training.datasets import TwinData, load_task
+from labrf.training.datasets import DEFAULT_HIDDEN, TwinData, load_task
 from labrf.training.twin import dense_baseline, evaluate, train_in_the_loop, train_twin
 from labrf.training.twin_run import peak_memory_mb
 
-HIDDEN = {"drone": 128, "digits": 32}
 SPREADS = (0.02, 0.05)
 IMBALANCE_DB = 0.5
 TARGET = 0.95
@@ -54,8 +54,8 @@ def _median(values: list[float]) -> float:
 
 
 def task_rows(data: TwinData, epochs: int, seeds: int, loop_epochs: int) -> dict[str, Any]:
-    sizes = (data.inputs, HIDDEN[data.name], len(data.classes))
-    scale = data.power_scale(10e-6)
+    sizes = (data.inputs, *DEFAULT_HIDDEN[data.name], len(data.classes))
+    scale = data.power_scale(DEFAULT_INPUT_POWER)
     twins, dense = [], []
     for seed in range(seeds):
         design = design_network(sizes, seed=seed)
@@ -98,8 +98,8 @@ def task_rows(data: TwinData, epochs: int, seeds: int, loop_epochs: int) -> dict
 
 def passes_to_target(data: TwinData, seeds: int, pa_epochs: int, spsa_epochs: int
                      ) -> dict[str, Any]:
-    sizes = (data.inputs, HIDDEN[data.name], len(data.classes))
-    scale = data.power_scale(10e-6)
+    sizes = (data.inputs, *DEFAULT_HIDDEN[data.name], len(data.classes))
+    scale = data.power_scale(DEFAULT_INPUT_POWER)
     found: dict[str, list[float]] = {"physics-aware": [], "spsa": []}
     budget = {"physics-aware": pa_epochs, "spsa": 2 * spsa_epochs}
     for seed in range(seeds):

@@ -266,9 +266,7 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
 def _cmd_twin_train(args: argparse.Namespace) -> int:
     from labrf.training.twin_run import TwinSettings, train_command
 
-    hidden = args.hidden or ((128,) if args.task == "drone" else (32,) if args.task ==
-                             "digits" else (2,))
-    settings = TwinSettings(task=args.task, data=args.data, hidden=hidden,
+    settings = TwinSettings(task=args.task, data=args.data, hidden=args.hidden,
                             epochs=args.epochs, seed=args.seed, spread=args.spread,
                             path_imbalance_db=args.path_imbalance, batch=args.batch,
                             lr=args.lr, encoding=args.encoding, out=args.out)

@@ -35,6 +35,34 @@ def use_database(path: str | Path) -> Path:
     return path
 
 
+def new_measurement(name: str, sample: str, columns: dict[str, Any],
+                    station: Any = None) -> Any:
+    """A QCoDeS ``Measurement`` named ``name`` (experiment ``name``, ``sample``) with a
+    custom parameter per column (objects with ``unit``, ``paramtype``, ``setpoints`` and
+    ``label``, e.g. ``labrf.procedure.Column``)."""
+    from qcodes.dataset import Measurement, load_or_create_experiment
+
+    exp = load_or_create_experiment(name, sample_name=sample)
+    meas = Measurement(exp=exp, station=station, name=name)
+    for column, spec in columns.items():
+        meas.register_custom_parameter(column, label=spec.label or column, unit=spec.unit,
+                                       paramtype=spec.paramtype,
+                                       setpoints=spec.setpoints or None)
+    return meas
+
+
+def start_run_metadata(dataset: Any, procedure: str, parameters: dict[str, Any]) -> None:
+    """The labrf metadata a run starts with: its procedure, parameters (JSON), labrf's
+    version, the process running it (``status_of`` tells a dead one) and status running."""
+    import labrf
+
+    for key, value in (("labrf_procedure", procedure),
+                       ("labrf_parameters", json.dumps(parameters, default=str)),
+                       ("labrf_version", labrf.__version__), ("labrf_pid", os.getpid()),
+                       ("labrf_host", socket.gethostname()), ("labrf_status", "running")):
+        dataset.add_metadata(key, value)
+
+
 def _alive(pid: int, host: str) -> bool:
     if host != socket.gethostname():
         return True  # another machine's run: cannot tell, trust its status

@@ -14,9 +14,7 @@ import importlib
 import json
 import logging
 import math
-import os
 import pkgutil
-import socket
 import sys
 import time
 import traceback
@@ -26,8 +24,15 @@ from typing import Any, TextIO
 
 import numpy as np
 
-import labrf
-from labrf.data import DEFAULT_DB, PointWriter, latest_run, run_columns, use_database
+from labrf.data import (
+    DEFAULT_DB,
+    PointWriter,
+    latest_run,
+    new_measurement,
+    run_columns,
+    start_run_metadata,
+    use_database,
+)
 from labrf.errors import LabrfError
 from labrf.procedure import LabProcedure
 from labrf.station import LabStation
@@ -141,16 +146,8 @@ class Runner:
         self._writer: Any = None
 
     def _measurement(self) -> Any:
-        from qcodes.dataset import Measurement, load_or_create_experiment
-
         proc = self.procedure
-        exp = load_or_create_experiment(proc.name, sample_name=self.sample)
-        meas = Measurement(exp=exp, station=self.station, name=proc.name)
-        for name, column in proc.COLUMNS.items():
-            meas.register_custom_parameter(name, label=column.label or name, unit=column.unit,
-                                           paramtype=column.paramtype,
-                                           setpoints=column.setpoints or None)
-        return meas
+        return new_measurement(proc.name, self.sample, dict(proc.COLUMNS), self.station)
 
     def _on_emit(self, topic: str, record: Any) -> None:
         if topic == "results":
@@ -174,18 +171,13 @@ class Runner:
         with contextlib.redirect_stdout(sys.stderr), meas.run() as saver:
             dataset = saver.dataset
             self._writer = PointWriter(dataset, dict(proc.COLUMNS))
-            dataset.add_metadata("labrf_procedure", proc.name)
-            dataset.add_metadata("labrf_parameters", json.dumps(
-                {n: p.value for n, p in proc.parameter_objects().items()}, default=str))
-            dataset.add_metadata("labrf_version", labrf.__version__)
+            start_run_metadata(dataset, proc.name, {
+                n: p.value for n, p in proc.parameter_objects().items()})
             dataset.add_metadata("labrf_station_file", str(station.spec.file))
             if proc.CHECKPOINT:
                 proc.checkpoint = (self.db.parent / "checkpoints"
                                    / f"run_{dataset.run_id}_{proc.name}.npz")
                 dataset.add_metadata("labrf_checkpoint", str(proc.checkpoint))
-            dataset.add_metadata("labrf_pid", os.getpid())
-            dataset.add_metadata("labrf_host", socket.gethostname())
-            dataset.add_metadata("labrf_status", "running")
             if proc.prerequisites:
                 dataset.add_metadata("labrf_prerequisites", json.dumps(
                     {k: v["run_id"] for k, v in proc.prerequisites.items()}))

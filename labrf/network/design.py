@@ -18,7 +18,8 @@ calibrations; ``transfer_knobs`` writes knobs through them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from labrf.errors import NetworkError
 from labrf.network.layered import BIAS_LIMITS, Layer, LayeredNetwork, Neurons, Synapses
 from labrf.network.params import NEURON_NAMES, SYNAPSE_NAMES, Network
 from labrf.physics import OscillatorParams, SpinDiodeParams
+from labrf.physics.oscillator import emitted_power
 
 #: Frequency band of the tones and neurons of a designed chip, Hz (physics.md's range).
 DEFAULT_BAND = (100e6, 500e6)
@@ -54,19 +56,6 @@ def geometric_grid(count: int, band: tuple[float, float]) -> np.ndarray:
     if not (0 < lo < hi):
         raise NetworkError(f"band must be 0 < low < high in Hz, got {band}")
     return np.geomspace(lo, hi, count) if count > 1 else np.array([np.sqrt(lo * hi)])
-
-
-class _Streams:
-    """One seeded child stream per named quantity, in a fixed order."""
-
-    def __init__(self, seed: int) -> None:
-        self.seed = np.random.SeedSequence(seed)
-        self.count = 0
-
-    def next(self) -> np.random.Generator:
-        self.count += 1
-        return np.random.default_rng(np.random.SeedSequence(self.seed.entropy,
-                                                            spawn_key=(self.count,)))
 
 
 def facing_tones(synapses: int, tones: int) -> np.ndarray:
@@ -110,24 +99,25 @@ def perturbed(network: LayeredNetwork, spread: float, path_imbalance_db: float =
               seed: int = 0) -> LayeredNetwork:
     """A chip made to ``network``'s design: every junction's resonance, sensitivities,
     threshold, emitted power and emission frequency scaled by 1 + spread N(0, 1), every RF
-    path's transmission by 10^(path_imbalance_db N(0, 1) / 10), from seeded streams (one
-    per quantity, layer by layer, so a chip depends only on its seed)."""
+    path's transmission by 10^(path_imbalance_db N(0, 1) / 10), each quantity from its own
+    child of ``seed`` (``SeedSequence.spawn``), so a chip depends only on its seed."""
     if not (0.0 <= spread < 0.5) or not (0.0 <= path_imbalance_db < 20.0):
         raise NetworkError(f"spread must be in [0, 0.5) and path_imbalance_db in [0, 20) dB"
                            f", got {spread} and {path_imbalance_db}")
     if spread == 0.0 and path_imbalance_db == 0.0:
         return network
-    streams = _Streams(seed)
+    # seven quantities per layer, each from its own child of the seed (child 0 unused)
+    children = iter(np.random.SeedSequence(seed).spawn(1 + 7 * len(network.layers))[1:])
     layers = []
     for layer in network.layers:
         syn, neu = layer.synapses, layer.neurons
-        syn = replace(syn, **{name: _varied(getattr(syn, name), spread, streams.next())
+        syn = replace(syn, **{name: _varied(getattr(syn, name), spread, next(children))
                               for name in ("resonance", "antisymmetric", "symmetric")})
-        neu = replace(neu, **{name: _varied(getattr(neu, name), spread, streams.next())
+        neu = replace(neu, **{name: _varied(getattr(neu, name), spread, next(children))
                               for name in ("threshold_current", "power_at_2ith",
                                            "frequency")})
-        factor = 10.0 ** (path_imbalance_db
-                          * streams.next().standard_normal(layer.coupling.shape) / 10.0)
+        factor = 10.0 ** (path_imbalance_db * np.random.default_rng(next(children))
+                          .standard_normal(layer.coupling.shape) / 10.0)
         layers.append(replace(layer, synapses=syn, neurons=neu,
                               coupling=layer.coupling * factor))
     return replace(network, layers=tuple(layers))
@@ -138,15 +128,16 @@ def _working_frequency(n: Neurons) -> np.ndarray:
     return n.frequency + n.current_tuning * 0.5 * DRIVE_WINDOW
 
 
-def _varied(value: np.ndarray, spread: float, stream: np.random.Generator) -> np.ndarray:
-    return value * (1.0 + spread * stream.standard_normal(value.shape))
+def _varied(value: np.ndarray, spread: float, seed: np.random.SeedSequence
+            ) -> np.ndarray:
+    return value * (1.0 + spread * np.random.default_rng(seed).standard_normal(value.shape))
 
 
 def _layer(tones: np.ndarray, m: int, k: int, synapse: SpinDiodeParams,
            neuron: OscillatorParams, band: tuple[float, float], input_power: float,
            first: bool) -> Layer:
     n = tones.size
-    # synapse k of every chain on tone k (cycling over the tones for longer chains)
+    # synapse k of every chain on its tone (``facing_tones``)
     on_tone = np.broadcast_to(tones[facing_tones(k, n)], (m, k)).astype(float)
     shape = (m, k)
     syn = Synapses(
@@ -165,8 +156,7 @@ def _layer(tones: np.ndarray, m: int, k: int, synapse: SpinDiodeParams,
         current_tuning=np.full(m, neuron.current_tuning),
         field_tuning=np.full(m, 0.0))
     # Inputs of layer > 0: the previous neurons' emission, about half of them at mid-window
-    z = (neuron.threshold_current + 0.5 * DRIVE_WINDOW) / neuron.threshold_current
-    p_mid = neuron.power_at_2ith * (2 + neuron.q) * (z - 1) / (z + neuron.q)
+    p_mid = float(emitted_power(neuron, neuron.threshold_current + 0.5 * DRIVE_WINDOW))
     gain = 1.0 if first else input_power / (0.5 * n * p_mid)
     # the drive window for a chain voltage of 0.8 A per W of typical input power: chains
     # whose weights add up that much saturate (a quarter of that gave drives beyond the
@@ -192,20 +182,11 @@ def initial_knobs(network: LayeredNetwork, seed: int = 0, control_spread: float 
 # ---------------------------------------------------------------- the nine-junction chip
 
 
-def _synapses(params: Sequence[SpinDiodeParams], shape: tuple[int, int]) -> Synapses:
-    def stack(name: str) -> np.ndarray:
-        return np.array([getattr(p, name) for p in params], dtype=float).reshape(shape)
-
-    return Synapses(stack("resonance"), stack("damping"), stack("antisymmetric"),
-                    stack("symmetric"), stack("current_tuning"), stack("field_tuning"))
-
-
-def _neurons(params: Sequence[OscillatorParams]) -> Neurons:
-    def stack(name: str) -> np.ndarray:
-        return np.array([getattr(p, name) for p in params], dtype=float)
-
-    return Neurons(stack("threshold_current"), stack("q"), stack("power_at_2ith"),
-                   stack("frequency"), stack("current_tuning"), stack("field_tuning"))
+def _stack(cls: type, params: Sequence[Any], shape: tuple[int, ...]) -> Any:
+    """A ``cls`` (Synapses or Neurons) whose fields are the same-named fields of the
+    physics parameter objects ``params``, stacked into arrays of ``shape``."""
+    return cls(**{f.name: np.array([getattr(p, f.name) for p in params],
+                                   dtype=float).reshape(shape) for f in fields(cls)})
 
 
 def _chain_saturation(params: Sequence[SpinDiodeParams], chains: int) -> np.ndarray:
@@ -219,13 +200,13 @@ def _chain_saturation(params: Sequence[SpinDiodeParams], chains: int) -> np.ndar
 def from_nine_junction(network: Network) -> LayeredNetwork:
     """The nine-junction network as a 2-2-1 ``LayeredNetwork`` (chains of two), labelled
     A1..O2 and N1, N2, NO; its knob vector is ``Knobs.vector``'s."""
-    hidden = Layer(synapses=_synapses(network.hidden_synapses, (2, 2)),
-                   neurons=_neurons(network.hidden_neurons),
+    hidden = Layer(synapses=_stack(Synapses, network.hidden_synapses, (2, 2)),
+                   neurons=_stack(Neurons, network.hidden_neurons, (2,)),
                    coupling=np.asarray(network.input_coupling, dtype=float),
                    saturation_power=_chain_saturation(network.hidden_synapses, 2),
                    transconductance=np.full(2, network.hidden_transconductance))
-    output = Layer(synapses=_synapses(network.output_synapses, (1, 2)),
-                   neurons=_neurons([network.output_neuron]),
+    output = Layer(synapses=_stack(Synapses, network.output_synapses, (1, 2)),
+                   neurons=_stack(Neurons, [network.output_neuron], (1,)),
                    coupling=network.emission_gains[None, :],
                    saturation_power=_chain_saturation(network.output_synapses, 1),
                    transconductance=np.full(1, network.output_transconductance))

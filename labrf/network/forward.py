@@ -39,7 +39,8 @@ from numpy.typing import ArrayLike
 
 from labrf.network.params import BIAS_LIMITS, Knobs, Network
 from labrf.physics import OscillatorParams, SpinDiodeParams
-from labrf.physics.oscillator import emitted_power, frequency
+from labrf.physics.oscillator import emitted_power, emitted_power_slope, frequency
+from labrf.physics.oscillator import onset_current as oscillator_onset
 from labrf.physics.spin_diode import rectified_voltage, resonance_frequency
 
 #: Polarity of the synapses of a chain, s_k = (-1)^k.
@@ -249,10 +250,7 @@ def activations_from_neuron_currents(network: Network, knobs: Knobs,
 def onset_current(p: OscillatorParams, detection_power: float) -> float:
     """Drive current (A) at which neuron ``p`` emits ``detection_power`` (W): the current
     above which it counts as emitting (inf if it never reaches that power)."""
-    x = detection_power / p.power_scale
-    if x >= 1.0:
-        return float("inf")
-    return p.threshold_current * (1.0 + p.q * x) / (1.0 - x)
+    return float(oscillator_onset(p, detection_power))
 
 
 def score(network: Network, activations: Activations) -> np.ndarray:
@@ -355,13 +353,6 @@ def _diode_partials(p: SpinDiodeParams, freq: ArrayLike, power: np.ndarray
                           d_resonance=-scaled * slope * (1.0 + p.damping * u))
 
 
-def _emission_slope(p: OscillatorParams, current: np.ndarray) -> np.ndarray:
-    """dP_emit/dI in W/A (0 at and below threshold)."""
-    z = current / p.threshold_current
-    slope = p.power_scale * (1.0 + p.q) / (z + p.q) ** 2 / p.threshold_current
-    return np.where(z > 1.0, slope, 0.0)
-
-
 def backward(network: Network, knobs: Knobs, inputs: ArrayLike, activations: Activations,
              d_currents: ArrayLike) -> np.ndarray:
     """Vector-Jacobian product: the gradient (..., 9), in ``Knobs.vector`` order and 1/A
@@ -390,7 +381,7 @@ def backward(network: Network, knobs: Knobs, inputs: ArrayLike, activations: Act
 
     # Hidden neurons: emitted power and frequency both move with the drive.
     hn = dev.hidden_neurons
-    slope = _emission_slope(hn, activations.neuron_currents[..., :2])
+    slope = emitted_power_slope(hn, activations.neuron_currents[..., :2])
     g_ih = g_i[..., :2] + g_vo[..., None] * (dvo_dp * gains * slope
                                              + dvo_df * hn.current_tuning) * _unclamped(
         network, activations.drives[..., :2])

@@ -1,4 +1,4 @@
-"""Compiled loops for the chain responses at fixed frequencies (``labrf.network.lines``).
+"""Compiled loops for the chain responses of ``labrf.network.lines``.
 
 At the size of the drone network a layer's response is chains x synapses x tones =
 8 million spin-diode lines per training step; numpy's temporaries make that memory-bound,
@@ -20,22 +20,23 @@ from numba import njit, prange
 @njit(parallel=True, cache=True)
 def line_sums(fr: np.ndarray, alpha: np.ndarray, sym: np.ndarray, anti: np.ndarray,
               polarity: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """H_jn = sum_k s_k g_jk(f_n) and dH_jn/df, (M, N), for resonances ``fr`` (M, K) Hz."""
+    """H_bjn = sum_k s_k g_jk(f_bn) and dH_bjn/df, (B, M, N), for resonances ``fr``
+    (M, K) Hz and tones ``freqs`` (B, N) Hz (B = 1 for tones shared by all examples)."""
     m, k = fr.shape
-    n = freqs.size
-    h = np.zeros((m, n))
-    h_f = np.zeros((m, n))
+    b, n = freqs.shape
+    h = np.zeros((b, m, n))
+    h_f = np.zeros((b, m, n))
     for j in prange(m):
         for kk in range(k):
             f_r = fr[j, kk]
-            width = alpha[j, kk] * f_r
-            inv = 1.0 / width
+            inv = 1.0 / (alpha[j, kk] * f_r)
             s_, a_, sign = sym[j, kk], anti[j, kk], polarity[kk]
-            for i in range(n):
-                u = (freqs[i] - f_r) * inv
-                q = 1.0 / (1.0 + u * u)
-                h[j, i] += sign * (s_ + a_ * u) * q
-                h_f[j, i] += sign * (a_ - (2.0 * s_ + a_ * u) * u) * q * q * inv
+            for e in range(b):
+                for i in range(n):
+                    u = (freqs[e, i] - f_r) * inv
+                    q = 1.0 / (1.0 + u * u)
+                    h[e, j, i] += sign * (s_ + a_ * u) * q
+                    h_f[e, j, i] += sign * (a_ - (2.0 * s_ + a_ * u) * u) * q * q * inv
     return h, h_f
 
 
@@ -43,29 +44,31 @@ def line_sums(fr: np.ndarray, alpha: np.ndarray, sym: np.ndarray, anti: np.ndarr
 def line_sums_adjoint(fr: np.ndarray, alpha: np.ndarray, sym: np.ndarray,
                       anti: np.ndarray, polarity: np.ndarray, freqs: np.ndarray,
                       d_values: np.ndarray, d_slopes: np.ndarray) -> np.ndarray:
-    """(M, K) sum_n [d_values_jn dH_jn/df_r,jk + d_slopes_jn d(dH_jn/df)/df_r,jk], per Hz:
-    the adjoint of ``line_sums`` for upstream gradients on both outputs."""
+    """(M, K) sum_bn [d_values_bjn dH_bjn/df_r,jk + d_slopes_bjn d(dH_bjn/df)/df_r,jk],
+    per Hz: the adjoint of ``line_sums`` for upstream gradients (B, M, N) on its outputs
+    (``d_slopes`` of size 0: none on dH/df)."""
     m, k = fr.shape
-    n = freqs.size
+    b, n = freqs.shape
     out = np.zeros((m, k))
     use_slopes = d_slopes.size > 0
     for j in prange(m):
         for kk in range(k):
             f_r = fr[j, kk]
             al = alpha[j, kk]
-            width = al * f_r
-            inv = 1.0 / width
+            inv = 1.0 / (al * f_r)
             s_, a_ = sym[j, kk], anti[j, kk]
             acc = 0.0
-            for i in range(n):
-                u = (freqs[i] - f_r) * inv
-                q = 1.0 / (1.0 + u * u)
-                num = a_ - (2.0 * s_ + a_ * u) * u
-                g_u = num * q * q
-                acc -= d_values[j, i] * g_u * (1.0 + al * u) * inv
-                if use_slopes:
-                    g_uu = -4.0 * u * q * q * q * num - 2.0 * q * q * (s_ + a_ * u)
-                    acc -= d_slopes[j, i] * (g_uu * (1.0 + al * u) + al * g_u) * inv * inv
+            for e in range(b):
+                for i in range(n):
+                    u = (freqs[e, i] - f_r) * inv
+                    q = 1.0 / (1.0 + u * u)
+                    num = a_ - (2.0 * s_ + a_ * u) * u
+                    g_u = num * q * q
+                    acc -= d_values[e, j, i] * g_u * (1.0 + al * u) * inv
+                    if use_slopes:
+                        g_uu = -4.0 * u * q * q * q * num - 2.0 * q * q * (s_ + a_ * u)
+                        acc -= d_slopes[e, j, i] * (g_uu * (1.0 + al * u)
+                                                    + al * g_u) * inv * inv
             out[j, kk] = polarity[kk] * acc
     return out
 

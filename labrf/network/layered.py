@@ -18,11 +18,13 @@ layer). ``knob_labels`` names them for people and station files. SI units throug
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from labrf.errors import NetworkError
+from labrf.physics import OscillatorParams
 
 #: Control-current range of a synapse's field line, A.
 CONTROL_LIMITS = (-5e-3, 5e-3)
@@ -88,10 +90,11 @@ class Neurons:
             raise NetworkError(f"{where}.q must be >= 0 for every neuron")
         return Neurons(**out)
 
-    @property
-    def power_scale(self) -> np.ndarray:
-        """P_scale (M,), W, such that P_emit(2 I_th) = power_at_2ith."""
-        return self.power_at_2ith * (2.0 + self.q)
+    @cached_property
+    def oscillators(self) -> OscillatorParams:
+        """These neurons as one ``OscillatorParams`` with (M,) fields, for the vectorised
+        functions of ``labrf.physics.oscillator``."""
+        return OscillatorParams(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,20 @@ those measured on a chip (physics-aware training).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.special import log_softmax
 
 from labrf.errors import NetworkError
 from labrf.network.layered import Layer, LayeredNetwork
 from labrf.network.lines import ExactResponse, GridResponse, Lines
+from labrf.physics.oscillator import (
+    emitted_power,
+    emitted_power_slope,
+    frequency,
+    onset_current,
+)
 
 #: Layers fed by neuron tones use the exact sum while chains x synapses x tones stays
 #: below this; above it, the interpolated grid.
@@ -97,10 +103,10 @@ def frequency_span(network: LayeredNetwork, index: int) -> tuple[float, float]:
     """Frequencies (Hz) layer ``index`` - 1's neurons can emit at: from threshold to the
     drive limit."""
     n = network.layers[index - 1].neurons
-    shift = n.field_tuning * network.field
-    ends = n.frequency + shift + n.current_tuning * (
-        np.array([[0.0], [network.drive_limit]]) - n.threshold_current)
-    ends = np.concatenate([ends.ravel(), (n.frequency + shift).ravel()])
+    ends = frequency(n.oscillators, np.stack([n.threshold_current,
+                                              np.full_like(n.threshold_current,
+                                                           network.drive_limit)]),
+                     network.field)
     return float(ends.min()), float(ends.max())
 
 
@@ -114,21 +120,15 @@ def _response(network: LayeredNetwork, index: int, lines: Lines
     return GridResponse(lines, lo - pad, hi + pad)
 
 
-def _emission(layer: Layer, currents: np.ndarray, network: LayeredNetwork
-              ) -> tuple[np.ndarray, np.ndarray]:
-    n = layer.neurons
-    z = currents / n.threshold_current
-    power = np.where(z > 1.0, n.power_scale * (z - 1.0) / (z + n.q), 0.0)
-    freq = (n.frequency + n.field_tuning * network.field
-            + n.current_tuning * (currents - n.threshold_current))
-    return power, freq
-
-
-def _emission_slope(layer: Layer, currents: np.ndarray) -> np.ndarray:
-    n = layer.neurons
-    z = currents / n.threshold_current
-    return np.where(z > 1.0, n.power_scale * (1.0 + n.q) / (z + n.q) ** 2
-                    / n.threshold_current, 0.0)
+def _drive_stage(network: LayeredNetwork, layer: Layer, bias: np.ndarray,
+                 voltages: np.ndarray) -> LayerActivations:
+    """A layer's neurons driven by chain ``voltages`` (B, M): drive b + g_m V, clamped at
+    the drive limit; emitted power and frequency from ``labrf.physics.oscillator``."""
+    drives = bias + layer.transconductance * voltages
+    currents = np.clip(drives, -network.drive_limit, network.drive_limit)
+    osc = layer.neurons.oscillators
+    return LayerActivations(voltages, drives, currents, emitted_power(osc, currents),
+                            frequency(osc, currents, network.field))
 
 
 # ------------------------------------------------------------------ forward
@@ -165,11 +165,10 @@ def _forward_block(network: LayeredNetwork, plan: _Plan, p_in: np.ndarray
             h = plan.input_response
         else:
             h, _ = plan.responses[index].at(f)
-        v, _, _ = _chain_voltages(layer, p, h)
-        d = plan.biases[index] + layer.transconductance * v
-        i = np.clip(d, -network.drive_limit, network.drive_limit)
-        p, f = _emission(layer, i, network)
-        out.append(LayerActivations(v, d, i, p, f))
+        act = _drive_stage(network, layer, plan.biases[index],
+                           _chain_voltages(layer, p, h)[0])
+        p, f = act.powers, act.frequencies
+        out.append(act)
     return out
 
 
@@ -196,31 +195,18 @@ def activations_from_voltages(network: LayeredNetwork, knobs: ArrayLike,
     """Activations implied by chain voltages per layer (B, M_l), e.g. measured on a chip:
     drives b + g_m V, clamped currents, emission from the oscillator model."""
     _, biases = network.split(np.asarray(knobs, dtype=float))
-    out = []
-    for layer, b, v in zip(network.layers, biases, voltages, strict=True):
-        v = np.asarray(v, dtype=float)
-        d = b + layer.transconductance * v
-        i = np.clip(d, -network.drive_limit, network.drive_limit)
-        p, f = _emission(layer, i, network)
-        out.append(LayerActivations(v, d, i, p, f))
-    return out
+    return [_drive_stage(network, layer, b, np.asarray(v, dtype=float))
+            for layer, b, v in zip(network.layers, biases, voltages, strict=True)]
 
 
 # ------------------------------------------------------------------ readout and loss
 
 
-@lru_cache(maxsize=32)
-def _onsets(network: LayeredNetwork) -> np.ndarray:
-    n = network.layers[-1].neurons
-    x = network.detection_power / n.power_scale
-    return np.where(x < 1.0, n.threshold_current * (1.0 + n.q * x) / np.maximum(1.0 - x,
-                                                                             1e-300), np.inf)
-
-
 def scores(network: LayeredNetwork, activations: list[LayerActivations],
            temperature: float = TEMPERATURE) -> np.ndarray:
     """(B, C) output drives above onset, in units of ``temperature`` (A)."""
-    return (activations[-1].currents - _onsets(network)) / temperature
+    onsets = onset_current(network.layers[-1].neurons.oscillators, network.detection_power)
+    return (activations[-1].currents - onsets) / temperature
 
 
 def predict(network: LayeredNetwork, activations: list[LayerActivations]) -> np.ndarray:
@@ -231,13 +217,6 @@ def predict(network: LayeredNetwork, activations: list[LayerActivations]) -> np.
     if powers.shape[1] == 1:
         return emits[:, 0].astype(int)
     return np.where(emits.any(axis=1), np.argmax(powers, axis=1), -1)
-
-
-def accuracy(network: LayeredNetwork, knobs: ArrayLike, inputs: ArrayLike,
-             labels: ArrayLike) -> float:
-    """Fraction of examples classified as ``labels`` by the model."""
-    return float(np.mean(predict(network, forward(network, knobs, inputs))
-                         == np.asarray(labels)))
 
 
 def check_labels(network: LayeredNetwork, labels: ArrayLike, count: int) -> np.ndarray:
@@ -279,11 +258,10 @@ def loss_terms(network: LayeredNetwork, activations: list[LayerActivations],
         per = np.logaddexp(0.0, -m)
         dz = (-sign * 0.5 * (1.0 - np.tanh(0.5 * m)))[:, None]
     else:
-        shifted = z - z.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(shifted).sum(axis=1))
         rows = np.arange(b)
-        per = log_norm - shifted[rows, y]
-        dz = np.exp(shifted - log_norm[:, None])
+        log_p = log_softmax(z, axis=1)
+        per = -log_p[rows, y]
+        dz = np.exp(log_p)
         dz[rows, y] -= 1.0
         zy = z[rows, y]
         per = per + objective.emit_weight * np.logaddexp(0.0, -zy)
@@ -349,7 +327,8 @@ def _backward_block(network: LayeredNetwork, plan: _Plan, p_in: np.ndarray,
                    - (g_v * unsat * sat * sat / layer.saturation_power) @ layer.coupling)
             g_f = np.einsum("bjn,bjn->bn", cw * p[:, None, :], h_f)
             prev_layer = network.layers[index - 1]
-            g_current = (g_p * _emission_slope(prev_layer, prev.currents)
+            g_current = (g_p * emitted_power_slope(prev_layer.neurons.oscillators,
+                                                   prev.currents)
                          + g_f * prev_layer.neurons.current_tuning)
         g_controls[index] += grad_fr * layer.synapses.current_tuning
 

@@ -10,16 +10,17 @@ is the DC voltage per watt reaching the chain at frequency f, before saturation 
 
 - ``ExactResponse``: H at every tone of every example, sum over synapses done directly
   (cost per example: chains x synapses x tones).
-- ``GridResponse``: H and dH/df evaluated exactly on a uniform frequency grid (spacing an
-  eighth of the narrowest half-width), read at any frequency by cubic Hermite
-  interpolation (relative error below 1e-5 of the line's peak; a test checks it against
-  ``ExactResponse``). Its cost no longer grows with the examples, which is what makes
-  layers fed by drive-dependent neuron frequencies affordable at size. The backward pass is
-  the exact adjoint of the interpolant, so gradients are those of what the forward pass
-  computed.
+- ``GridResponse``: H and dH/df evaluated exactly on a grid uniform in log-frequency
+  (``POINTS_PER_WIDTH`` points per narrowest relative half-width), read at any frequency
+  by cubic Hermite interpolation (relative error below 1e-5 of the line's peak; a test
+  checks it against ``ExactResponse``). Its cost no longer grows with the examples,
+  which is what makes layers fed by drive-dependent neuron frequencies affordable at
+  size. The backward pass is the exact adjoint of the interpolant, so gradients are those
+  of what the forward pass computed.
 
 Both give, for an upstream gradient G with respect to H at each (example, chain, tone),
-the gradient with respect to the resonances f_r,jk.
+the gradient with respect to the resonances f_r,jk. The line itself is computed in one
+place, the compiled loops of ``labrf.network.kernels``.
 """
 
 from __future__ import annotations
@@ -29,9 +30,6 @@ from typing import NamedTuple
 import numpy as np
 
 from labrf.network.kernels import hermite_at, hermite_scatter, line_sums, line_sums_adjoint
-
-#: Chains evaluated at once by the exact evaluators (bounds temporaries to a few MB).
-_CHUNK_ELEMENTS = 1 << 20
 
 
 class Lines(NamedTuple):
@@ -48,25 +46,6 @@ class Lines(NamedTuple):
         return np.where(np.arange(self.resonance.shape[1]) % 2 == 0, 1.0, -1.0)
 
 
-def _terms(lines: Lines, j: slice, f: np.ndarray) -> tuple[np.ndarray, ...]:
-    """For chains ``j`` and frequencies ``f`` broadcast as (..., 1, 1, N): the line g, its
-    u-derivative and u, shaped (..., m, K, N); plus D (m, K, 1)."""
-    fr = lines.resonance[j, :, None]
-    width = lines.damping[j, :, None] * fr
-    s_ = lines.symmetric[j, :, None]
-    a_ = lines.antisymmetric[j, :, None]
-    u = (f - fr) / width
-    q = 1.0 / (1.0 + u * u)
-    g = (s_ + a_ * u) * q
-    g_u = (a_ - (2.0 * s_ + a_ * u) * u) * q * q
-    return g, g_u, u, width
-
-
-def _chunks(m: int, per_chain: int) -> list[slice]:
-    step = max(1, _CHUNK_ELEMENTS // max(per_chain, 1))
-    return [slice(a, min(a + step, m)) for a in range(0, m, step)]
-
-
 class ExactResponse:
     """H_j(f) summed synapse by synapse, at fixed tones (N,) or per example (B, N)."""
 
@@ -80,39 +59,23 @@ class ExactResponse:
                 np.ascontiguousarray(ln.symmetric), np.ascontiguousarray(ln.antisymmetric),
                 self.polarity)
 
-    def fixed(self, freqs: np.ndarray) -> np.ndarray:
-        """(M, N) H at tones ``freqs`` (N,), V/W."""
-        return line_sums(*self._args(), np.ascontiguousarray(freqs, dtype=float))[0]
-
-    def fixed_adjoint(self, freqs: np.ndarray, upstream: np.ndarray) -> np.ndarray:
-        """(M, K) sum_n upstream_jn dH_j(f_n)/df_r,jk for ``upstream`` (M, N), per Hz."""
-        return line_sums_adjoint(*self._args(), np.ascontiguousarray(freqs, dtype=float),
-                                 np.ascontiguousarray(upstream, dtype=float),
-                                 np.empty((0, 0)))
-
     def at(self, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """H and dH/df (B, M, N) at per-example tones ``freqs`` (B, N), V/W and V/W/Hz."""
-        m, k = self.lines.resonance.shape
-        b, n = freqs.shape
-        h, h_f = np.empty((b, m, n)), np.empty((b, m, n))
-        f = freqs[:, None, None, :]
-        for j in _chunks(m, b * k * n):
-            g, g_u, _, width = _terms(self.lines, j, f)
-            h[:, j] = np.einsum("k,bjkn->bjn", self.polarity, g)
-            h_f[:, j] = np.einsum("k,bjkn->bjn", self.polarity, g_u / width)
-        return h, h_f
+        """H and dH/df (B, M, N) at tones ``freqs`` (B, N), V/W and V/W/Hz."""
+        return line_sums(*self._args(), np.ascontiguousarray(freqs, dtype=float))
 
     def adjoint(self, freqs: np.ndarray, upstream: np.ndarray) -> np.ndarray:
         """(M, K) sum_{b,n} upstream_bjn dH_j(f_bn)/df_r,jk for ``upstream`` (B, M, N)."""
-        m, k = self.lines.resonance.shape
-        b, n = freqs.shape
-        out = np.empty((m, k))
-        f = freqs[:, None, None, :]
-        for j in _chunks(m, b * k * n):
-            _, g_u, u, width = _terms(self.lines, j, f)
-            d_fr = -g_u * (1.0 + self.lines.damping[j, :, None] * u) / width
-            out[j] = self.polarity * np.einsum("bjkn,bjn->jk", d_fr, upstream[:, j])
-        return out
+        return line_sums_adjoint(*self._args(), np.ascontiguousarray(freqs, dtype=float),
+                                 np.ascontiguousarray(upstream, dtype=float),
+                                 np.empty((0, 0, 0)))
+
+    def fixed(self, freqs: np.ndarray) -> np.ndarray:
+        """(M, N) H at tones ``freqs`` (N,) shared by every example, V/W."""
+        return self.at(np.asarray(freqs, dtype=float)[None, :])[0][0]
+
+    def fixed_adjoint(self, freqs: np.ndarray, upstream: np.ndarray) -> np.ndarray:
+        """(M, K) sum_n upstream_jn dH_j(f_n)/df_r,jk for ``upstream`` (M, N), per Hz."""
+        return self.adjoint(np.asarray(freqs, dtype=float)[None, :], upstream[None])
 
 
 class GridResponse:
@@ -135,8 +98,8 @@ class GridResponse:
         self.x0 = float(lo)
         self.nodes = np.exp(lo + self.step * np.arange(count))
         self._exact = ExactResponse(lines)
-        values, slopes = line_sums(*self._exact._args(), self.nodes)
-        self.values, self.slopes = values, slopes * self.nodes  # slopes d/dx = f d/df
+        values, slopes = self._exact.at(self.nodes[None, :])
+        self.values, self.slopes = values[0], slopes[0] * self.nodes  # d/dx = f d/df
 
     def at(self, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """H and dH/df (B, M, N) at per-example tones ``freqs`` (B, N)."""
@@ -150,5 +113,5 @@ class GridResponse:
         f = np.maximum(np.asarray(freqs, dtype=float), 1.0)
         d_values, d_slopes = hermite_scatter(np.ascontiguousarray(upstream), self.x0,
                                              self.step, np.log(f), self.nodes.size)
-        return line_sums_adjoint(*self._exact._args(), self.nodes, d_values,
-                                 d_slopes * self.nodes)
+        return line_sums_adjoint(*self._exact._args(), self.nodes[None, :], d_values[None],
+                                 (d_slopes * self.nodes)[None])

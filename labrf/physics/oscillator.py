@@ -47,6 +47,22 @@ def emitted_power(p: OscillatorParams, current: ArrayLike) -> np.ndarray:
                                             / p.threshold_current, p.q)
 
 
+def emitted_power_slope(p: OscillatorParams, current: ArrayLike) -> np.ndarray:
+    """dP_emit/dI in W/A at DC ``current`` (A); 0 at and below threshold."""
+    z = np.asarray(current, dtype=float) / p.threshold_current
+    return np.where(z > 1.0, p.power_scale * (1.0 + p.q) / (z + p.q) ** 2
+                    / p.threshold_current, 0.0)
+
+
+def onset_current(p: OscillatorParams, detection_power: float) -> np.ndarray:
+    """Drive current (A) at which the emitted power reaches ``detection_power`` (W): the
+    current above which the oscillator counts as emitting (inf where it never does)."""
+    x = np.asarray(detection_power / np.asarray(p.power_scale, dtype=float))
+    inside = x < 1.0
+    safe = np.where(inside, x, 0.0)
+    return np.where(inside, p.threshold_current * (1.0 + p.q * safe) / (1.0 - safe), np.inf)
+
+
 def frequency(p: OscillatorParams, current: ArrayLike, field: ArrayLike = 0.0) -> np.ndarray:
     """Emission frequency in Hz at ``current`` (A) and ``field`` (T)."""
     return (p.frequency + p.current_tuning * (np.asarray(current, dtype=float)

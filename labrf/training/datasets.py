@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from labrf.errors import DataError
-from labrf.network.tasks import TASKS, make_task
+from labrf.network.tasks import MAX_POWER, TASKS, make_task
 
 DRONE_FILE = "RadioSpin_D62_RF_fingerprinting.h5"
 DRONE_SHA256 = "a9fc628d25a836f26f8ac9934f8bd1de8858306f11622a8b95b54ea4029a79d6"
@@ -37,6 +37,8 @@ TASK_NAMES = ("drone", "digits", *TASKS)
 ENCODINGS = ("power", "amplitude")
 #: Each task's default encoding (others: power).
 DEFAULT_ENCODING = {"drone": "amplitude"}
+#: Each task's default hidden layers (others: one of 2 neurons, the nine-junction chip).
+DEFAULT_HIDDEN = {"drone": (128,), "digits": (32,)}
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,6 @@ class TwinData:
         return float(input_power / max(np.mean(self.train_x.sum(axis=1)), 1e-12))
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_drone(path: str | Path) -> TwinData:
     """The drone spectra from ``path`` (HDF5: X_train 702 x 256, Y_train, X_test,
     Y_test); DataError naming the file and its source if it is missing or malformed."""
@@ -87,7 +81,12 @@ def load_drone(path: str | Path) -> TwinData:
         raise DataError(f"drone data file {path} is not the expected HDF5 file with "
                         f"X_train, Y_train, X_test, Y_test ({exc}): {DRONE_SOURCE}"
                         ) from None
-    return _checked("drone", arrays, DRONE_CLASSES, str(path), sha256_of(path), width=256)
+    return _checked("drone", arrays, DRONE_CLASSES, str(path), _sha256(path), width=256)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _checked(name: str, arrays: dict[str, np.ndarray], classes: tuple[str, ...],
@@ -122,11 +121,11 @@ def load_digits(seed: int = 0, test_fraction: float = 0.3) -> TwinData:
 
 
 def load_two_input(name: str, seed: int = 0) -> TwinData:
-    """A two-input task of ``labrf.network.tasks`` with features in [0, 1]."""
+    """A two-input task of ``labrf.network.tasks``, its powers (0 to MAX_POWER) as
+    features in [0, 1]."""
     task = make_task(name, seed)
-    top = float(max(task.train_inputs.max(), task.test_inputs.max()))
-    return TwinData(name, task.train_inputs / top, task.train_labels.astype(int),
-                    task.test_inputs / top, task.test_labels.astype(int),
+    return TwinData(name, task.train_inputs / MAX_POWER, task.train_labels.astype(int),
+                    task.test_inputs / MAX_POWER, task.test_labels.astype(int),
                     ("silent", "emits"))
 
 

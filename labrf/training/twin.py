@@ -2,8 +2,9 @@
 minibatch projected Adam, knobs in units of ``KNOB_SCALE`` (1 mA).
 
 ``train_twin`` returns the trained knobs and a per-epoch history (loss, train and test
-accuracy, seconds); ``dense_baseline`` trains an ordinary MLP of the same sizes by the same
-loop, as the reference a physical network is compared with.
+accuracy, seconds); ``train_in_the_loop`` trains against a chip (physics-aware or SPSA)
+by the same loop; ``dense_baseline`` trains an ordinary MLP of the same sizes by the same
+optimizer, as the reference a physical network is compared with.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
+from scipy.special import log_softmax
 from threadpoolctl import threadpool_limits
 
 from labrf.network import layered_pass as lp
@@ -53,19 +55,31 @@ class Epoch:
     train_accuracy: float
     test_accuracy: float
     seconds: float  #: wall time of the epoch's training steps (not the evaluation), s
+    passes: float = 0.0  #: forward passes spent on training so far, in training sets
 
 
 @dataclass
 class TwinResult:
-    """Trained knobs (A) and the history of a twin's training."""
+    """Trained knobs (A) and the history of a training."""
 
     knobs: np.ndarray
     history: list[Epoch] = field(default_factory=list)
-    power_scale: float = 0.0  #: W per unit feature at the inputs
 
     @property
     def seconds_per_epoch(self) -> float:
         return float(np.mean([e.seconds for e in self.history])) if self.history else 0.0
+
+
+#: A minibatch's loss and its gradient with respect to the knobs in KNOB_SCALE units, and
+#: the forward passes it cost (examples), from (knobs in KNOB_SCALE units, input powers
+#: in W, labels, the training's random stream).
+Estimator = Callable[[np.ndarray, np.ndarray, np.ndarray, np.random.Generator],
+                     tuple[float, np.ndarray, int]]
+
+
+def _cosine(lr: float, step: int, total: int) -> float:
+    """The Adam step at ``step`` of ``total``: ``lr`` decaying to 0 along a cosine."""
+    return lr * 0.5 * (1.0 + np.cos(np.pi * step / total))
 
 
 @single_threaded_blas
@@ -76,50 +90,60 @@ def evaluate(network: LayeredNetwork, knobs: np.ndarray, x: np.ndarray, y: np.nd
     return float(np.mean(pred == y)), pred
 
 
-@single_threaded_blas
-def train_twin(network: LayeredNetwork, data: TwinData, knobs: np.ndarray, *,
-               epochs: int = 40, batch: int = BATCH, lr: float = TWIN_LEARNING_RATE,
-               seed: int = 0, power_scale: float, input_noise: float = 0.0,
-               objective: lp.LayeredObjective = lp.DEFAULT_LAYERED_OBJECTIVE,
-               on_epoch: Callable[[Epoch], None] | None = None) -> TwinResult:
-    """Train ``knobs`` of ``network`` on ``data`` (features times ``power_scale`` W) for
-    ``epochs`` passes over the training set in shuffled minibatches (order from
-    ``seed``), the Adam step decaying from ``lr`` to 0 along a cosine; ``on_epoch`` is
-    called after each epoch. ``input_noise`` adds Gaussian noise of that standard
-    deviation to the features of each minibatch (clipped at 0): noise-aware training, which
-    makes the knobs tolerate small differences between the model and a chip."""
+def _adam_epochs(network: LayeredNetwork, judge: LayeredNetwork, data: TwinData,
+                 knobs: np.ndarray, estimator: Estimator, *, epochs: int, batch: int,
+                 lr: float, seed: int, power_scale: float,
+                 on_epoch: Callable[[Epoch], None] | None) -> TwinResult:
+    """Projected minibatch Adam on ``network``'s knobs with gradients from ``estimator``,
+    minibatches shuffled from ``seed``, the step decaying from ``lr`` along a cosine;
+    accuracies measured on ``judge`` after each epoch."""
     rng = np.random.default_rng(seed)
     lower, upper = (b / KNOB_SCALE for b in network.knob_bounds())
     x = network.clip(knobs) / KNOB_SCALE
     m, v = np.zeros_like(x), np.zeros_like(x)
-    result = TwinResult(knobs=x * KNOB_SCALE, power_scale=power_scale)
+    result = TwinResult(knobs=x * KNOB_SCALE)
     inputs, labels = data.train_x * power_scale, data.train_y
-    step, total = 0, epochs * int(np.ceil(len(labels) / batch))
+    step, total, examples = 0, epochs * int(np.ceil(len(labels) / batch)), 0
     for epoch in range(1, epochs + 1):
         start, losses = time.perf_counter(), []
         order = rng.permutation(len(labels))
         for a in range(0, len(order), batch):
             rows = order[a:a + batch]
-            batch_in = inputs[rows]
-            if input_noise:
-                batch_in = np.maximum(batch_in + input_noise * power_scale
-                                      * rng.standard_normal(batch_in.shape), 0.0)
-            value, grad = lp.loss_and_gradient(network, x * KNOB_SCALE, batch_in,
-                                               labels[rows], objective=objective)
-            rate = lr * 0.5 * (1.0 + np.cos(np.pi * step / total))
+            value, grad, spent = estimator(x, inputs[rows], labels[rows], rng)
+            examples += spent
             step += 1
-            x, m, v = adam_step(x, grad * KNOB_SCALE, m, v, step, rate, lower, upper)
+            x, m, v = adam_step(x, grad, m, v, step, _cosine(lr, step - 1, total), lower,
+                                upper)
             losses.append(value)
         seconds = time.perf_counter() - start
-        knobs_now = x * KNOB_SCALE
-        train_acc, _ = evaluate(network, knobs_now, data.train_x, labels, power_scale)
-        test_acc, _ = evaluate(network, knobs_now, data.test_x, data.test_y, power_scale)
-        record = Epoch(epoch, float(np.mean(losses)), train_acc, test_acc, seconds)
+        result.knobs = x * KNOB_SCALE
+        train_acc, _ = evaluate(judge, result.knobs, data.train_x, labels, power_scale)
+        test_acc, _ = evaluate(judge, result.knobs, data.test_x, data.test_y, power_scale)
+        record = Epoch(epoch, float(np.mean(losses)), train_acc, test_acc, seconds,
+                       examples / len(labels))
         result.history.append(record)
-        result.knobs = knobs_now
         if on_epoch is not None:
             on_epoch(record)
     return result
+
+
+@single_threaded_blas
+def train_twin(network: LayeredNetwork, data: TwinData, knobs: np.ndarray, *,
+               epochs: int = 40, batch: int = BATCH, lr: float = TWIN_LEARNING_RATE,
+               seed: int = 0, power_scale: float,
+               objective: lp.LayeredObjective = lp.DEFAULT_LAYERED_OBJECTIVE,
+               on_epoch: Callable[[Epoch], None] | None = None) -> TwinResult:
+    """Train ``knobs`` of ``network`` offline on ``data`` (features times ``power_scale``
+    W) for ``epochs`` passes over the training set (see ``_adam_epochs``)."""
+
+    def offline(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
+                _: np.random.Generator) -> tuple[float, np.ndarray, int]:
+        value, grad = lp.loss_and_gradient(network, x * KNOB_SCALE, inputs, labels,
+                                           objective=objective)
+        return value, grad * KNOB_SCALE, len(labels)
+
+    return _adam_epochs(network, network, data, knobs, offline, epochs=epochs, batch=batch,
+                        lr=lr, seed=seed, power_scale=power_scale, on_epoch=on_epoch)
 
 
 @single_threaded_blas
@@ -161,11 +185,9 @@ def dense_baseline(data: TwinData, hidden: tuple[int, ...], *, epochs: int = 40,
                 losses.append(float(np.mean(np.logaddexp(0.0, -sign * z[:, 0]))))
                 dz = (-sign * 0.5 * (1.0 - np.tanh(0.5 * sign * z[:, 0])))[:, None]
             else:
-                shifted = z - z.max(axis=1, keepdims=True)
-                prob = np.exp(shifted)
-                prob /= prob.sum(axis=1, keepdims=True)
-                losses.append(float(-np.mean(np.log(prob[np.arange(len(y)), y] + 1e-300))))
-                dz = prob
+                log_p = log_softmax(z, axis=1)
+                losses.append(float(-np.mean(log_p[np.arange(len(y)), y])))
+                dz = np.exp(log_p)
                 dz[np.arange(len(y)), y] -= 1.0
             grad = dz / len(y)
             grads: list[np.ndarray] = [np.empty(0)] * len(params)
@@ -173,7 +195,7 @@ def dense_baseline(data: TwinData, hidden: tuple[int, ...], *, epochs: int = 40,
                 grads[i], grads[i + 1] = acts[i // 2].T @ grad, grad.sum(axis=0)
                 if i:
                     grad = (grad @ params[i].T) * (acts[i // 2] > 0)
-            rate = lr * 0.5 * (1.0 + np.cos(np.pi * step / total))
+            rate = _cosine(lr, step, total)
             step += 1
             for i, g in enumerate(grads):
                 m, v = moments[i]
@@ -186,74 +208,39 @@ def dense_baseline(data: TwinData, hidden: tuple[int, ...], *, epochs: int = 40,
     return history
 
 
-@dataclass
-class LoopEpoch(Epoch):
-    """An epoch of training with a chip in the loop."""
-
-    passes: float = 0.0  #: chip forward passes so far, in training sets (examples / N)
-
-
-def chip_loss(model: LayeredNetwork, chip: LayeredNetwork, knobs: np.ndarray,
-              inputs: np.ndarray, labels: np.ndarray,
-              objective: lp.LayeredObjective = lp.DEFAULT_LAYERED_OBJECTIVE) -> float:
-    """Loss of the chip's readout for one minibatch (what a bench measures)."""
-    value, _ = lp.loss_terms(model, lp.forward(chip, knobs, inputs), labels, objective)
-    return value
-
-
 @single_threaded_blas
 def train_in_the_loop(model: LayeredNetwork, chip: LayeredNetwork, data: TwinData,
                       knobs: np.ndarray, *, estimator: str = "physics-aware",
                       epochs: int = 10, batch: int = BATCH, lr: float = TWIN_LEARNING_RATE,
                       seed: int = 0, power_scale: float, spsa_step: float = 0.05,
                       objective: lp.LayeredObjective = lp.DEFAULT_LAYERED_OBJECTIVE,
-                      on_epoch: Callable[[LoopEpoch], None] | None = None) -> TwinResult:
+                      on_epoch: Callable[[Epoch], None] | None = None) -> TwinResult:
     """Train ``knobs`` with ``chip`` (a network standing for the hardware: spread, path
     imbalance) doing every forward pass. ``physics-aware``: the chip's chain voltages, the
     backward pass through ``model`` at them (one chip pass per example); ``spsa``: two chip
     passes per example per step at x +- c Delta, c = ``spsa_step`` (in KNOB_SCALE units).
     Accuracies are the chip's."""
-    if estimator not in ("physics-aware", "spsa"):
-        raise ValueError(f"estimator must be physics-aware or spsa, got {estimator!r}")
-    rng = np.random.default_rng(seed)
     lower, upper = (b / KNOB_SCALE for b in model.knob_bounds())
-    x = model.clip(knobs) / KNOB_SCALE
-    m, v = np.zeros_like(x), np.zeros_like(x)
-    result = TwinResult(knobs=x * KNOB_SCALE, power_scale=power_scale)
-    inputs, labels = data.train_x * power_scale, data.train_y
-    step, total, examples = 0, epochs * int(np.ceil(len(labels) / batch)), 0
-    for epoch in range(1, epochs + 1):
-        start, losses = time.perf_counter(), []
-        order = rng.permutation(len(labels))
-        for a in range(0, len(order), batch):
-            rows = order[a:a + batch]
-            k = x * KNOB_SCALE
-            if estimator == "physics-aware":
-                measured = lp.forward(chip, k, inputs[rows])
-                acts = lp.activations_from_voltages(model, k, [a.voltages for a in measured])
-                value, grad = lp.loss_and_gradient(model, k, inputs[rows], labels[rows],
-                                                   acts, objective)
-                grad = grad * KNOB_SCALE
-                examples += len(rows)
-            else:
-                delta = rng.choice([-1.0, 1.0], size=x.shape)
-                plus = chip_loss(model, chip, np.clip(x + spsa_step * delta, lower, upper)
-                                 * KNOB_SCALE, inputs[rows], labels[rows], objective)
-                minus = chip_loss(model, chip, np.clip(x - spsa_step * delta, lower, upper)
-                                  * KNOB_SCALE, inputs[rows], labels[rows], objective)
-                value, grad = 0.5 * (plus + minus), (plus - minus) / (2 * spsa_step) * delta
-                examples += 2 * len(rows)
-            rate = lr * 0.5 * (1.0 + np.cos(np.pi * step / total))
-            step += 1
-            x, m, v = adam_step(x, grad, m, v, step, rate, lower, upper)
-            losses.append(value)
-        seconds = time.perf_counter() - start
-        result.knobs = x * KNOB_SCALE
-        train_acc, _ = evaluate(chip, result.knobs, data.train_x, labels, power_scale)
-        test_acc, _ = evaluate(chip, result.knobs, data.test_x, data.test_y, power_scale)
-        record = LoopEpoch(epoch, float(np.mean(losses)), train_acc, test_acc, seconds,
-                           examples / len(labels))
-        result.history.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
-    return result
+
+    def physics_aware(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
+                      _: np.random.Generator) -> tuple[float, np.ndarray, int]:
+        k = x * KNOB_SCALE
+        measured = lp.forward(chip, k, inputs)
+        acts = lp.activations_from_voltages(model, k, [m.voltages for m in measured])
+        value, grad = lp.loss_and_gradient(model, k, inputs, labels, acts, objective)
+        return value, grad * KNOB_SCALE, len(labels)
+
+    def spsa(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
+             rng: np.random.Generator) -> tuple[float, np.ndarray, int]:
+        delta = rng.choice([-1.0, 1.0], size=x.shape)
+        plus, minus = (lp.loss_terms(model, lp.forward(
+            chip, np.clip(x + sign * spsa_step * delta, lower, upper) * KNOB_SCALE, inputs),
+            labels, objective)[0] for sign in (1.0, -1.0))
+        return 0.5 * (plus + minus), (plus - minus) / (2 * spsa_step) * delta, 2 * len(labels)
+
+    estimators: dict[str, Estimator] = {"physics-aware": physics_aware, "spsa": spsa}
+    if estimator not in estimators:
+        raise ValueError(f"estimator must be physics-aware or spsa, got {estimator!r}")
+    return _adam_epochs(model, chip, data, knobs, estimators[estimator], epochs=epochs,
+                        batch=batch, lr=lr, seed=seed, power_scale=power_scale,
+                        on_epoch=on_epoch)

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import resource
-import socket
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,17 +19,20 @@ import numpy as np
 
 import labrf
 from labrf.analysis.plots import label, new_figure, save
-from labrf.data import PointWriter, use_database
+from labrf.data import PointWriter, new_measurement, start_run_metadata, use_database
+from labrf.errors import NetworkError
 from labrf.network.design import DEFAULT_INPUT_POWER, design_network, initial_knobs, perturbed
 from labrf.network.files import load_network, save_network
-from labrf.network.layered import LayeredNetwork
-from labrf.training.datasets import TwinData, check_width, load_task
+from labrf.procedure import Column
+from labrf.training.datasets import DEFAULT_HIDDEN, TwinData, check_width, load_task
 from labrf.training.twin import Epoch, evaluate, train_twin
 
 #: Columns of a twin run, one row per epoch.
-COLUMNS = {"epoch": ("epoch", ""), "loss": ("training loss", ""),
-           "train_accuracy": ("train accuracy", ""), "test_accuracy": ("test accuracy", ""),
-           "seconds": ("epoch wall time", "s")}
+COLUMNS = {"epoch": Column("", label="Epoch"),
+           "loss": Column("", setpoints=("epoch",), label="Training loss"),
+           "train_accuracy": Column("", setpoints=("epoch",), label="Train accuracy"),
+           "test_accuracy": Column("", setpoints=("epoch",), label="Test accuracy"),
+           "seconds": Column("s", setpoints=("epoch",), label="Epoch wall time")}
 
 
 @dataclass
@@ -40,7 +41,7 @@ class TwinSettings:
 
     task: str
     data: str | None = None
-    hidden: tuple[int, ...] = (128,)
+    hidden: tuple[int, ...] | None = None  #: None: the task's (``DEFAULT_HIDDEN``)
     epochs: int = 40
     seed: int = 0
     spread: float = 0.0
@@ -50,11 +51,11 @@ class TwinSettings:
     input_power: float = DEFAULT_INPUT_POWER
     encoding: str | None = None  #: None: the task's default
     out: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def sizes(self, data: TwinData) -> tuple[int, ...]:
         outputs = 1 if len(data.classes) == 2 else len(data.classes)
-        return (data.inputs, *self.hidden, outputs)
+        hidden = self.hidden or DEFAULT_HIDDEN.get(self.task, (2,))
+        return (data.inputs, *hidden, outputs)
 
 
 def peak_memory_mb() -> float:
@@ -71,24 +72,6 @@ class _Progress:
             print(f"epoch {e.epoch:>3}/{self.epochs}  loss {e.loss:8.4f}  train "
                   f"{100 * e.train_accuracy:6.2f} %  test {100 * e.test_accuracy:6.2f} %  "
                   f"{e.seconds:5.2f} s", file=self.out, flush=True)
-
-
-def _record(name: str, sample: str) -> Any:
-    from qcodes.dataset import Measurement, load_or_create_experiment
-
-    exp = load_or_create_experiment(name, sample_name=sample)
-    meas = Measurement(exp=exp, name=name)
-    meas.register_custom_parameter("epoch", label="epoch")
-    for column, (text, unit) in COLUMNS.items():
-        if column != "epoch":
-            meas.register_custom_parameter(column, label=text, unit=unit,
-                                           setpoints=("epoch",))
-    return meas
-
-
-@dataclass
-class _Column:
-    paramtype: str = "numeric"
 
 
 def confusion(labels: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
@@ -147,17 +130,13 @@ def train_command(settings: TwinSettings, db: str | Path, out: TextIO | None = s
                   "input_power_W": settings.input_power, "power_scale_W": power_scale,
                   "encoding": data.encoding, "data": settings.data or "",
                   "data_sha256": data.sha256}
-    meas = _record(name, settings.task)
+    meas = new_measurement(name, settings.task, COLUMNS)
     status, error, result = "failed", "", None
     with contextlib.redirect_stdout(sys.stderr), meas.run() as saver:
         dataset = saver.dataset
-        writer = PointWriter(dataset, {c: _Column() for c in COLUMNS})
-        for key, value in (("labrf_procedure", name), ("labrf_parameters",
-                                                       json.dumps(parameters)),
-                           ("labrf_version", labrf.__version__), ("labrf_pid", os.getpid()),
-                           ("labrf_host", socket.gethostname()), ("labrf_status", "running"),
-                           ("labrf_data_sha256", data.sha256)):
-            dataset.add_metadata(key, value)
+        writer = PointWriter(dataset, COLUMNS)
+        start_run_metadata(dataset, name, parameters)
+        dataset.add_metadata("labrf_data_sha256", data.sha256)
         progress = _Progress(out, settings.epochs)
 
         def on_epoch(e: Epoch) -> None:
@@ -189,14 +168,21 @@ def train_command(settings: TwinSettings, db: str | Path, out: TextIO | None = s
                 "data_sha256": data.sha256,
                 "labrf_version": labrf.__version__}
         save_network(path, network, result.knobs, meta)
-        summary = _summary(settings.task, sizes, data, network, result.knobs, power_scale,
-                           result.history, run_id, status)
-        summary["network_file"] = str(path)
+        last = result.history[-1] if result.history else None
+        _, predicted = evaluate(network, result.knobs, data.test_x, data.test_y, power_scale)
+        summary = {"run": run_id, "status": status, "task": settings.task,
+                   "layers": list(sizes), "junctions": network.junction_count,
+                   "knobs": network.knob_count,
+                   "test_accuracy": last.test_accuracy if last else None,
+                   "train_accuracy": last.train_accuracy if last else None,
+                   "epochs": len(result.history),
+                   "seconds_per_epoch": result.seconds_per_epoch,
+                   "peak_memory_mb": peak_memory_mb(), "network_file": str(path)}
         plots = db.parent / "plots"
         title = f"run {run_id}: {settings.task} twin {parameters['layers']}"
         curve = plot_learning_curve(result.history, plots / f"run_{run_id}_twin_curve.png",
                                     title)
-        matrix = confusion(data.test_y, summary.pop("_predicted"), len(data.classes))
+        matrix = confusion(data.test_y, predicted, len(data.classes))
         conf = plot_confusion(matrix, data.classes, plots / f"run_{run_id}_twin_confusion.png",
                               title + " (test set)")
         summary.update(learning_curve=str(curve), confusion_plot=str(conf))
@@ -207,18 +193,6 @@ def train_command(settings: TwinSettings, db: str | Path, out: TextIO | None = s
     return summary
 
 
-def _summary(task: str, sizes: tuple[int, ...], data: TwinData, network: LayeredNetwork,
-             knobs: np.ndarray, power_scale: float, history: list[Epoch], run_id: int,
-             status: str) -> dict[str, Any]:
-    train_acc, _ = evaluate(network, knobs, data.train_x, data.train_y, power_scale)
-    test_acc, predicted = evaluate(network, knobs, data.test_x, data.test_y, power_scale)
-    return {"run": run_id, "status": status, "task": task, "layers": list(sizes),
-            "junctions": network.junction_count, "knobs": network.knob_count,
-            "test_accuracy": test_acc, "train_accuracy": train_acc, "epochs": len(history),
-            "seconds_per_epoch": float(np.mean([e.seconds for e in history])),
-            "peak_memory_mb": peak_memory_mb(), "_predicted": predicted}
-
-
 def evaluate_command(network_file: str | Path, task: str, data_path: str | None,
                      spread: float, path_imbalance_db: float, seed: int,
                      out: TextIO | None = sys.stdout) -> dict[str, Any]:
@@ -227,8 +201,6 @@ def evaluate_command(network_file: str | Path, task: str, data_path: str | None,
     accuracy offline weights keep when written to a real chip."""
     saved = load_network(network_file)
     if saved.knobs is None:
-        from labrf.errors import NetworkError
-
         raise NetworkError(f"{network_file} holds a design without knobs: nothing to evaluate")
     data = load_task(task, data_path, int(saved.metadata.get("seed", 0)),
                      saved.metadata.get("encoding"))
