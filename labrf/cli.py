@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import math
 import signal
 import sys
@@ -13,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from labrf.data import DEFAULT_DB, EXPORT_FORMATS
-from labrf.errors import DataError, LabrfError, NetworkError
+from labrf.data import DEFAULT_DB
+from labrf.errors import LabrfError, UsageError
+from labrf.export import EXPORT_FORMATS
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -110,7 +112,8 @@ def _common_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
-    from labrf.runner import procedure_class, procedures, run
+    from labrf.data import use_database
+    from labrf.runner import configured, procedure_class, procedures, run
     from labrf.station import load_station
 
     if args.procedure is None:
@@ -123,7 +126,7 @@ def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
             _common_run_options(usage)
             usage.print_help()
             return 0
-        raise LabrfError("labrf run needs a procedure; valid: "
+        raise UsageError("labrf run needs a procedure; valid: "
                          + ", ".join(sorted(procedures())) + " (labrf run --help)")
     proc_cls = procedure_class(args.procedure)
     params = proc_cls().parameter_objects()
@@ -135,7 +138,7 @@ def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
                          help=f"{parameter.name}{unit} (default: {parameter.default})")
     given = vars(sub.parse_args(rest))
     if not args.station:
-        raise LabrfError(f"labrf run {args.procedure} needs --station FILE (e.g. "
+        raise UsageError(f"labrf run {args.procedure} needs --station FILE (e.g. "
                          f"station_configs/sim_bench.yaml)")
     values: dict[str, Any] = {}
     for name, text in given.items():
@@ -144,10 +147,12 @@ def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
         try:
             values[name] = _parse_value(params[name], text)
         except (LabrfError, ValueError) as exc:
-            raise LabrfError(f"{_parameter_option(name)} {text!r}: {exc}") from None
+            raise UsageError(f"{_parameter_option(name)} {text!r}: {exc}") from None
         if isinstance(values[name], float) and not math.isfinite(values[name]):
-            raise LabrfError(f"{_parameter_option(name)} {text!r}: must be a finite number "
+            raise UsageError(f"{_parameter_option(name)} {text!r}: must be a finite number "
                              f"({params[name].name})")
+    configured(args.procedure, values)  # a refused value stops here, before connecting
+    use_database(args.db)  # so does a database that cannot be used
     interrupted = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
@@ -215,11 +220,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from labrf.data import export_run, load_run
+    from labrf.data import load_run
+    from labrf.export import export_run
 
-    path = export_run(load_run(args.db, args.run), args.format,
-                      Path(args.output) if args.output else None)
-    print(path)
+    for path in export_run(load_run(args.db, args.run), args.format,
+                           Path(args.output) if args.output else None):
+        print(path)
     return 0
 
 
@@ -394,20 +400,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminal(logging.Filter):
+    """What reaches the terminal: warnings and errors, but not QCoDeS's own records
+    (those go to the log file beside the database)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("qcodes")
+
+
+def configure_logging(db: str | None) -> None:
+    """Warnings on stderr as ``labrf: warning: ...``; with a database, every record from
+    INFO up (QCoDeS's included) in ``labrf.log`` beside it. Replaces the handlers an
+    earlier call installed."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "labrf", False)]:
+        root.removeHandler(handler)
+        handler.close()
+    terminal = logging.StreamHandler(sys.stderr)
+    terminal.setLevel(logging.WARNING)
+    terminal.addFilter(_Terminal())
+    terminal.setFormatter(logging.Formatter("labrf: %(levelname)s: %(message)s"))
+    handlers: list[logging.Handler] = [terminal]
+    if db:
+        path = Path(db).expanduser().resolve().parent
+        with contextlib.suppress(OSError):  # an unwritable folder: no log file
+            logfile = logging.FileHandler(path / "labrf.log")
+            logfile.setLevel(logging.INFO)
+            logfile.setFormatter(logging.Formatter(
+                "%(asctime)s %(process)d %(name)s %(levelname)s: %(message)s"))
+            handlers.append(logfile)
+    for handler in handlers:
+        handler.labrf = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args, rest = build_parser().parse_known_args(argv)
     if rest and not getattr(args, "takes_rest", False):
         build_parser().parse_args(argv)  # reports the unknown arguments and exits
+    configure_logging(getattr(args, "db", None))
     try:
         if getattr(args, "takes_rest", False):
             return args.func(args, rest)
         return args.func(args)
-    except (DataError, NetworkError) as exc:  # bad data or network file: a failed job
-        print(f"labrf: error: {exc}", file=sys.stderr)
-        return 1
-    except LabrfError as exc:
+    except UsageError as exc:  # the command asked for something that does not exist
         print(f"labrf: error: {exc}", file=sys.stderr)
         return 2
+    except LabrfError as exc:  # a file, database, instrument or run that failed
+        print(f"labrf: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

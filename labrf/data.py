@@ -1,5 +1,5 @@
 """Runs in the QCoDeS SQLite dataset: where they live, their labrf metadata, their columns,
-and their export.
+and their writers (several processes may write one database at once).
 
 Every run carries labrf metadata: ``labrf_procedure``, ``labrf_status`` (running,
 completed, aborted, failed; a run whose process died while running reads as
@@ -9,30 +9,209 @@ completed, aborted, failed; a run whose process died while running reads as
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import os
+import random
 import socket
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-import pandas as pd
 
+from labrf.clock import WallClock
 from labrf.errors import LabrfError
 
+log = logging.getLogger(__name__)
+
 DEFAULT_DB = Path("data") / "labrf.db"
-EXPORT_FORMATS = ("csv", "netcdf", "parquet")
+#: how long (s) a write waits for other processes writing the same database
+LOCK_PATIENCE = 120.0
+#: SQLite's own wait (ms) for the write lock, per statement
+BUSY_TIMEOUT_MS = 10_000
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+T = TypeVar("T")
+
+
+def _locked(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is SQLite's 'database is locked' or 'busy'."""
+    while exc is not None:
+        if isinstance(exc, sqlite3.OperationalError) and any(
+                word in str(exc) for word in ("locked", "busy")):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def retry_locked(action: Callable[[], T], what: str, patience: float = LOCK_PATIENCE) -> T:
+    """Run ``action``, again while another process holds the database's write lock.
+
+    SQLite's busy timeout covers a statement that writes first; a transaction that reads
+    and then writes (QCoDeS creating a run, adding metadata) fails at once when another
+    writer committed in between, and is safe to run again (it was rolled back). Waits
+    grow from 10 ms to 1 s, jittered; after ``patience`` s a LabrfError says so.
+    """
+    try:
+        return action()
+    except (sqlite3.OperationalError, RuntimeError) as exc:
+        if not _locked(exc):
+            raise
+    clock, waited, delay = WallClock(), 0.0, 0.01
+    jitter = random.Random(os.getpid())
+    while True:
+        pause = delay * (0.5 + jitter.random())
+        log.debug("%s: database locked, trying again in %.3f s", what, pause)
+        clock.sleep(pause)
+        waited += pause
+        delay = min(1.0, delay * 2)
+        try:
+            return action()
+        except (sqlite3.OperationalError, RuntimeError) as exc:
+            if not _locked(exc):
+                raise
+            if waited >= patience:
+                raise LabrfError(f"{what}: the database stayed locked by another writer "
+                                 f"for {patience:.0f} s") from None
+
+
+class WriteLock:
+    """Serialises labrf's writes to one database across processes and threads.
+
+    QCoDeS writes in transactions that read before they write (creating a run, adding
+    metadata); in WAL mode such a transaction fails at once if another process commits
+    in between, and creating a run is several of them, so a retry could leave a
+    half-made run. Holding this lock, a process is the database's only labrf writer. It
+    is an exclusive transaction on a small SQLite file beside the database
+    (``<db>.writelock``), so it works on every platform and SQLite releases it if the
+    process dies. Re-entrant within a thread; readers never take it.
+    """
+
+    _guard = threading.RLock()
+    _held: dict[str, tuple[sqlite3.Connection, int]] = {}
+    _connections: dict[str, sqlite3.Connection] = {}
+
+    def __init__(self, db: str | Path) -> None:
+        self.path = str(Path(db).expanduser().resolve()) + ".writelock"
+
+    def __enter__(self) -> WriteLock:
+        WriteLock._guard.acquire()
+        try:
+            conn, depth = self._held.get(self.path, (None, 0))
+            if conn is None:
+                conn = self._connections.get(self.path)
+                if conn is None:
+                    conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                           isolation_level=None, check_same_thread=False)
+                    retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"),
+                                 f"opening {self.path}")
+                    self._connections[self.path] = conn
+                retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"),
+                             f"waiting for the other writers of {self.path[:-10]}")
+            self._held[self.path] = (conn, depth + 1)
+        except BaseException:
+            WriteLock._guard.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            conn, depth = self._held.pop(self.path)
+            if depth > 1:
+                self._held[self.path] = (conn, depth - 1)
+            else:
+                conn.execute("ROLLBACK")
+        finally:
+            WriteLock._guard.release()
+
+
+def _current_db() -> str:
+    import qcodes
+
+    return str(qcodes.config.core.db_location)
+
+
+def check_database_file(path: Path) -> None:
+    """LabrfError unless ``path`` is absent (it will be created) or an SQLite database."""
+    if path.is_dir():
+        raise LabrfError(f"--db {path} is a directory; give a database file, e.g. "
+                         f"{path / 'labrf.db'}")
+    if not path.exists():
+        return
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise LabrfError(f"--db {path}: cannot be read ({exc.strerror})") from None
+    if head and head != _SQLITE_MAGIC:
+        raise LabrfError(f"--db {path} is not an SQLite database (it starts with "
+                         f"{head[:8]!r}); give a labrf database or a new file name")
 
 
 def use_database(path: str | Path) -> Path:
-    """Make ``path`` QCoDeS's database (created if missing) and return it, absolute."""
+    """Make ``path`` QCoDeS's database (created if missing) and return it, absolute.
+
+    A path that is a directory, not SQLite, damaged or unwritable is a LabrfError naming
+    it. Several processes may use one database at the same time (WAL journal, busy
+    timeout, locked writes retried).
+    """
     from qcodes.dataset import initialise_or_create_database_at
 
     path = Path(path).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    initialise_or_create_database_at(str(path))
+    check_database_file(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LabrfError(f"--db {path}: cannot create its folder ({exc.strerror})") from None
+    try:
+        with WriteLock(path):
+            retry_locked(lambda: initialise_or_create_database_at(str(path)),
+                         f"opening {path}")
+    except (sqlite3.DatabaseError, RuntimeError, OSError) as exc:
+        raise LabrfError(f"--db {path}: cannot be used as a database "
+                         f"({_root_cause(exc)})") from None
     return path
+
+
+def _root_cause(exc: BaseException) -> str:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return f"{type(exc).__name__}: {exc}"
+
+
+def set_metadata(dataset: Any, values: dict[str, Any]) -> None:
+    """Add or update metadata of a run, each key retried while the database is locked."""
+    with WriteLock(dataset.path_to_db):
+        for key, value in values.items():
+            retry_locked(lambda k=key, v=value: dataset.add_metadata(k, v),
+                         f"run {dataset.run_id}: writing {key}")
+
+
+@contextlib.contextmanager
+def running(meas: Any) -> Iterator[Any]:
+    """``meas.run()``: its DataSaver, the run created even while other processes write
+    the same database, and QCoDeS's "Starting experimental run" print sent to the log
+    instead of the terminal."""
+    runner, printed = meas.run(), io.StringIO()
+    lock = WriteLock(_current_db())
+    with lock, contextlib.redirect_stdout(printed):
+        saver = retry_locked(runner.__enter__, "creating a run")
+    for line in printed.getvalue().splitlines():
+        log.info("qcodes: %s", line.strip())
+    try:
+        yield saver
+    except BaseException as exc:
+        with lock:
+            if not runner.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+    else:
+        with lock:
+            retry_locked(lambda: runner.__exit__(None, None, None), "closing the run")
 
 
 def new_measurement(name: str, sample: str, columns: dict[str, Any],
@@ -40,9 +219,9 @@ def new_measurement(name: str, sample: str, columns: dict[str, Any],
     """A QCoDeS ``Measurement`` named ``name`` (experiment ``name``, ``sample``) with a
     custom parameter per column (objects with ``unit``, ``paramtype``, ``setpoints`` and
     ``label``, e.g. ``labrf.procedure.Column``)."""
-    from qcodes.dataset import Measurement, load_or_create_experiment
+    from qcodes.dataset import Measurement
 
-    exp = load_or_create_experiment(name, sample_name=sample)
+    exp = _experiment(name, sample)
     meas = Measurement(exp=exp, station=station, name=name)
     for column, spec in columns.items():
         meas.register_custom_parameter(column, label=spec.label or column, unit=spec.unit,
@@ -51,16 +230,33 @@ def new_measurement(name: str, sample: str, columns: dict[str, Any],
     return meas
 
 
+def _experiment(name: str, sample: str) -> Any:
+    """The QCoDeS experiment ``name`` on ``sample``, made if missing. Two processes that
+    make it at the same moment make two; both then use the older."""
+    from qcodes.dataset import experiments, new_experiment
+
+    def oldest() -> Any:
+        found = [e for e in experiments() if e.name == name and e.sample_name == sample]
+        return min(found, key=lambda e: e.exp_id) if found else None
+
+    with WriteLock(_current_db()):
+        exp = retry_locked(oldest, f"finding experiment {name}")
+        if exp is None:
+            retry_locked(lambda: new_experiment(name, sample_name=sample),
+                         f"creating experiment {name}")
+            exp = retry_locked(oldest, f"finding experiment {name}")
+    return exp
+
+
 def start_run_metadata(dataset: Any, procedure: str, parameters: dict[str, Any]) -> None:
     """The labrf metadata a run starts with: its procedure, parameters (JSON), labrf's
     version, the process running it (``status_of`` tells a dead one) and status running."""
     import labrf
 
-    for key, value in (("labrf_procedure", procedure),
-                       ("labrf_parameters", json.dumps(parameters, default=str)),
-                       ("labrf_version", labrf.__version__), ("labrf_pid", os.getpid()),
-                       ("labrf_host", socket.gethostname()), ("labrf_status", "running")):
-        dataset.add_metadata(key, value)
+    set_metadata(dataset, {"labrf_procedure": procedure,
+                           "labrf_parameters": json.dumps(parameters, default=str),
+                           "labrf_version": labrf.__version__, "labrf_pid": os.getpid(),
+                           "labrf_host": socket.gethostname(), "labrf_status": "running"})
 
 
 def _alive(pid: int, host: str) -> bool:
@@ -183,12 +379,13 @@ class PointWriter:
         self.conn = dataset.conn
         self.conn.execute("PRAGMA synchronous=NORMAL")
         # another process writing the same database waits its turn instead of failing
-        self.conn.execute("PRAGMA busy_timeout=10000")
+        self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self.names = list(columns)
         self.arrays = {n for n, c in columns.items() if c.paramtype == "array"}
         names = ", ".join(f'"{n}"' for n in self.names)
         marks = ", ".join("?" for _ in self.names)
         self.sql = f'INSERT INTO "{dataset.table_name}" ({names}) VALUES ({marks})'
+        self.lock = WriteLock(dataset.path_to_db)
         self.points = 0
 
     def write(self, row: dict[str, Any]) -> None:
@@ -199,33 +396,16 @@ class PointWriter:
                              f"{', '.join(row)}")
         values = [np.asarray(row[n], dtype=float) if n in self.arrays else float(row[n])
                   for n in self.names]
+        with self.lock:
+            retry_locked(lambda: self._commit(values), f"writing point {self.points + 1}")
+        self.points += 1
+
+    def _commit(self, values: list[Any]) -> None:
+        """Insert and commit one row; after a commit that found the database locked, only
+        the commit is tried again (the row is in the open transaction)."""
         try:
-            self.conn.execute(self.sql, values)
+            if not self.conn.in_transaction:
+                self.conn.execute(self.sql, values)
         finally:  # committed even if Ctrl-C lands between the insert and the commit
             if self.conn.in_transaction:
                 self.conn.commit()
-        self.points += 1
-
-
-def export_run(dataset: Any, fmt: str, path: Path | None = None) -> Path:
-    """Write a run to ``path`` (default: beside its database) as csv, netcdf or parquet."""
-    if fmt not in EXPORT_FORMATS:
-        raise LabrfError(f"unknown export format '{fmt}'; valid: {', '.join(EXPORT_FORMATS)}")
-    suffix = {"csv": ".csv", "netcdf": ".nc", "parquet": ".parquet"}[fmt]
-    if path is None:
-        path = Path(dataset.path_to_db).parent / f"run_{dataset.run_id}{suffix}"
-    if fmt == "netcdf":
-        xr = dataset.to_xarray_dataset()
-        xr.attrs = {k: (v if isinstance(v, str | int | float) and not isinstance(v, bool)
-                        else json.dumps(v, default=str)) for k, v in xr.attrs.items()}
-        xr.to_netcdf(path, engine="h5netcdf")
-        return path
-    frames = dataset.to_pandas_dataframe_dict()
-    frame = pd.concat(frames.values(), axis=1) if len(frames) > 1 else \
-        next(iter(frames.values()))
-    frame = frame.reset_index()
-    if fmt == "csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, index=False)
-    return path

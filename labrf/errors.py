@@ -5,6 +5,12 @@ class LabrfError(Exception):
     """Root of labrf's exceptions."""
 
 
+class UsageError(LabrfError, ValueError):
+    """A command or call asked for something that does not exist or is out of range (an
+    unknown procedure, parameter or option value); the message names what is valid.
+    The command line exits 2 for it, 1 for every other LabrfError."""
+
+
 class ConfigError(LabrfError, ValueError):
     """A station or simulation file is malformed.
 

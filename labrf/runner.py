@@ -9,7 +9,6 @@ and its plot next to the database.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import logging
@@ -30,10 +29,12 @@ from labrf.data import (
     latest_run,
     new_measurement,
     run_columns,
+    running,
+    set_metadata,
     start_run_metadata,
     use_database,
 )
-from labrf.errors import LabrfError
+from labrf.errors import LabrfError, UsageError
 from labrf.procedure import LabProcedure
 from labrf.station import LabStation
 
@@ -57,7 +58,7 @@ def procedure_class(name: str) -> type[LabProcedure]:
     """The procedure called ``name`` (``spin-diode``...); LabrfError lists the valid."""
     known = procedures()
     if name not in known:
-        raise LabrfError(f"unknown procedure '{name}'; valid: {', '.join(known)}")
+        raise UsageError(f"unknown procedure '{name}'; valid: {', '.join(known)}")
     return known[name]
 
 
@@ -167,20 +168,19 @@ class Runner:
         proc.should_stop = lambda: False
         status, error = "failed", None
         meas = self._measurement()
-        # QCoDeS prints the run id on stdout, which belongs to --json: send it to stderr
-        with contextlib.redirect_stdout(sys.stderr), meas.run() as saver:
+        with running(meas) as saver:
             dataset = saver.dataset
             self._writer = PointWriter(dataset, dict(proc.COLUMNS))
             start_run_metadata(dataset, proc.name, {
                 n: p.value for n, p in proc.parameter_objects().items()})
-            dataset.add_metadata("labrf_station_file", str(station.spec.file))
+            set_metadata(dataset, {"labrf_station_file": str(station.spec.file)})
             if proc.CHECKPOINT:
                 proc.checkpoint = (self.db.parent / "checkpoints"
                                    / f"run_{dataset.run_id}_{proc.name}.npz")
-                dataset.add_metadata("labrf_checkpoint", str(proc.checkpoint))
+                set_metadata(dataset, {"labrf_checkpoint": str(proc.checkpoint)})
             if proc.prerequisites:
-                dataset.add_metadata("labrf_prerequisites", json.dumps(
-                    {k: v["run_id"] for k, v in proc.prerequisites.items()}))
+                set_metadata(dataset, {"labrf_prerequisites": json.dumps(
+                    {k: v["run_id"] for k, v in proc.prerequisites.items()})})
             try:
                 proc.startup()
                 proc.execute()
@@ -191,10 +191,10 @@ class Runner:
                 status, error = "failed", f"{exc}\n{traceback.format_exc()}"
             finally:
                 status, error = self._wind_down(status, error)
-                dataset.add_metadata("labrf_status", status)
-                dataset.add_metadata("labrf_error", error or "")
-                dataset.add_metadata("labrf_retries", self._retries())
-                dataset.add_metadata("labrf_instrument_time_s", station.clock.now() - t0)
+                set_metadata(dataset, {
+                    "labrf_status": status, "labrf_error": error or "",
+                    "labrf_retries": self._retries(),
+                    "labrf_instrument_time_s": station.clock.now() - t0})
                 self.bar.close()
         run_id = dataset.run_id
         fit, plot = self._analyse(dataset) if self.points else ({}, None)
@@ -206,7 +206,7 @@ class Runner:
                 note = f"not applied: {exc}"
             if note:
                 extra["applied"] = note
-                dataset.add_metadata("labrf_applied", note)
+                set_metadata(dataset, {"labrf_applied": note})
         return RunResult(run_id, status, fit, plot, str(self.db), self.points,
                          station.clock.now() - t0, time.perf_counter() - wall0,
                          self._retries(), error.splitlines()[0] if error else None, extra)
@@ -242,7 +242,7 @@ class Runner:
         except Exception as exc:
             log.warning("%s: fit failed: %s", self.procedure.name, exc)
             fit = {"error": f"fit failed: {exc}"}
-        dataset.add_metadata("labrf_fit", json.dumps(fit))
+        set_metadata(dataset, {"labrf_fit": json.dumps(fit)})
         path = self.plots / f"run_{dataset.run_id}_{self.procedure.name}.png"
         try:
             written = self.procedure.plot(data, fit if "error" not in fit else {}, path)
@@ -250,7 +250,7 @@ class Runner:
             log.warning("%s: plot failed: %s", self.procedure.name, exc)
             written = None
         if written is not None:
-            dataset.add_metadata("labrf_plot", str(written))
+            set_metadata(dataset, {"labrf_plot": str(written)})
         return fit, str(written) if written is not None else None
 
 
@@ -279,22 +279,41 @@ def prerequisites(cls: type[LabProcedure], station: LabStation, db: str | Path,
     return found
 
 
+def valid_values(parameter: Any) -> str:
+    """What a procedure parameter accepts, with its unit ("11 to 100001", "0 to 0.006 A")."""
+    unit = f" {parameter.units}" if getattr(parameter, "units", None) else ""
+    if getattr(parameter, "choices", None):
+        return ", ".join(map(str, parameter.choices))
+    low, high = getattr(parameter, "minimum", None), getattr(parameter, "maximum", None)
+    if low is not None and high is not None:
+        return f"{low:g} to {high:g}{unit}"
+    return f"a {type(parameter).__name__.removesuffix('Parameter').lower()}{unit}"
+
+
+def configured(name: str, parameters: dict[str, Any] | None = None) -> LabProcedure:
+    """Procedure ``name`` with ``parameters`` (SI values) set; UsageError naming an
+    unknown parameter, or a refused value and the valid ones."""
+    proc = procedure_class(name)()
+    known = proc.parameter_objects()
+    unknown = [k for k in parameters or {} if k not in known]
+    if unknown:
+        raise UsageError(f"{name} has no parameter {', '.join(unknown)}; valid: "
+                         f"{', '.join(known)}")
+    for key, value in (parameters or {}).items():
+        try:
+            proc.set_parameters({key: value})
+        except ValueError as exc:
+            raise UsageError(f"{name}: {key} = {value!r} is refused ({exc}); valid: "
+                             f"{valid_values(known[key])}") from None
+    return proc
+
+
 def run(name: str, station: LabStation, parameters: dict[str, Any] | None = None,
         db: str | Path = DEFAULT_DB, sample: str = "sample",
         progress: TextIO | None = sys.stderr) -> RunResult:
     """Run procedure ``name`` with ``parameters`` (SI values) on a connected station,
     after the runs it builds on (``LabProcedure.REQUIRES``), made first if missing."""
-    proc = procedure_class(name)()
-    if parameters:
-        known = proc.parameter_objects()
-        unknown = [k for k in parameters if k not in known]
-        if unknown:
-            raise LabrfError(f"{name} has no parameter {', '.join(unknown)}; valid: "
-                             f"{', '.join(known)}")
-        try:
-            proc.set_parameters(parameters)
-        except ValueError as exc:
-            raise LabrfError(f"{name}: {exc}") from None
+    proc = configured(name, parameters)
     proc.prerequisites = prerequisites(type(proc), station, db, sample, progress)
     result = Runner(proc, station, db, sample, progress).run()
     if proc.prerequisites:

@@ -18,12 +18,14 @@ import inspect
 import io
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
+from pyvisa import rname
 from qcodes.instrument import Instrument
 from qcodes.station import SCHEMA_TEMPLATE_PATH, Station
 
@@ -151,6 +153,7 @@ def _instrument(c: _Checker, name: str, entry: dict[str, Any], limits: Limits
     if not isinstance(address, str) or not address.strip():
         raise c.fail(f"{key}.address", "missing: every instrument needs a VISA address such "
                                        "as 'GPIB0::7::INSTR' or 'TCPIP0::10.0.0.5::inst0::INSTR'")
+    _check_address(c, f"{key}.address", address.strip())
     init = dict(c.mapping(entry.get("init"), f"{key}.init", optional=True))
     drivers = ", ".join(driver_path(d) for d in role.bindings)
     if "driver" not in init:
@@ -204,11 +207,37 @@ def _instrument(c: _Checker, name: str, entry: dict[str, Any], limits: Limits
                           init.get("gaussmeter"))
 
 
+def _finite_everywhere(c: _Checker, value: Any, key: str) -> None:
+    """ConfigError naming the first key whose value is NaN or infinite (YAML's .nan and
+    .inf), anywhere in the file."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise c.fail(key, f"{value} is not a finite number; give a value such as 3 or "
+                          f"'3 dB'")
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _finite_everywhere(c, item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _finite_everywhere(c, item, f"{key}[{index}]")
+
+
+def _check_address(c: _Checker, key: str, address: str) -> None:
+    """ConfigError unless ``address`` is a VISA resource string."""
+    try:
+        rname.parse_resource_name(address)
+    except (rname.InvalidResourceName, ValueError) as exc:
+        raise c.fail(key, f"{address!r} is not a VISA resource string ({exc}); e.g. "
+                          f"'GPIB0::7::INSTR', 'TCPIP0::10.0.0.5::inst0::INSTR', "
+                          f"'TCPIP0::10.0.0.5::5025::SOCKET', 'ASRL/dev/ttyUSB0::INSTR'"
+                     ) from None
+
+
 def parse_station(data: Any, file: str) -> StationSpec:
     """Validate a station mapping read from ``file``."""
     c = _Checker(file)
     data = c.mapping(data, "")
     c.only(data, "", TOP_KEYS)
+    _finite_everywhere(c, data, "")
     if data.get("instruments") is None:
         raise c.fail("instruments", "missing: a station file names its instruments under "
                                     "'instruments:' (QCoDeS station format)")

@@ -5,6 +5,7 @@ Conversion happens once, at the edge (YAML, CLI); inside labrf everything is SI.
 
 from __future__ import annotations
 
+import math
 import re
 from functools import cache
 from typing import Any
@@ -46,8 +47,15 @@ def to_si(value: Any, unit: str) -> float:
     ``value`` may be a number (taken as already in ``unit``) or a string with a unit
     ("250 MHz", "0.5 MHz/mT", "-10 dBm", "30 dB", "2 %"). ``unit`` is a pint unit
     expression ("Hz", "T/A", "Hz/T"), or "W" (which also accepts dBm), "ratio" (accepts
-    dB and %), or "dB" (a plain number of decibels).
+    dB and %), or "dB" (a plain number of decibels). NaN and infinities are refused.
     """
+    number = _to_si(value, unit)
+    if not math.isfinite(number):
+        raise UnitError(f"{value!r} is not a finite quantity in {unit}")
+    return number
+
+
+def _to_si(value: Any, unit: str) -> float:
     if isinstance(value, bool):
         raise UnitError(f"expected a quantity in {unit}, got the boolean {value!r}")
     if isinstance(value, int | float):

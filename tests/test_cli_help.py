@@ -42,5 +42,6 @@ def test_non_finite_values_name_the_option(tmp_path, capsys, option, value):
                  option, value])
     assert code == 2
     err = capsys.readouterr().err
-    assert f"{option} '{value}': must be a finite number" in err
+    assert err.startswith(f"labrf: error: {option} '{value}': ") and "finite" in err
+    assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "t.db").exists()

@@ -5,7 +5,6 @@ plots, and a summary for ``--json``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import resource
 import sys
@@ -19,7 +18,14 @@ import numpy as np
 
 import labrf
 from labrf.analysis.plots import label, new_figure, save
-from labrf.data import PointWriter, new_measurement, start_run_metadata, use_database
+from labrf.data import (
+    PointWriter,
+    new_measurement,
+    running,
+    set_metadata,
+    start_run_metadata,
+    use_database,
+)
 from labrf.errors import NetworkError
 from labrf.network.design import DEFAULT_INPUT_POWER, design_network, initial_knobs, perturbed
 from labrf.network.files import load_network, save_network
@@ -132,11 +138,11 @@ def train_command(settings: TwinSettings, db: str | Path, out: TextIO | None = s
                   "data_sha256": data.sha256}
     meas = new_measurement(name, settings.task, COLUMNS)
     status, error, result = "failed", "", None
-    with contextlib.redirect_stdout(sys.stderr), meas.run() as saver:
+    with running(meas) as saver:
         dataset = saver.dataset
         writer = PointWriter(dataset, COLUMNS)
         start_run_metadata(dataset, name, parameters)
-        dataset.add_metadata("labrf_data_sha256", data.sha256)
+        set_metadata(dataset, {"labrf_data_sha256": data.sha256})
         progress = _Progress(out, settings.epochs)
 
         def on_epoch(e: Epoch) -> None:
@@ -155,8 +161,7 @@ def train_command(settings: TwinSettings, db: str | Path, out: TextIO | None = s
         except Exception as exc:  # any failure: keep the epochs recorded, say why
             status, error = "failed", f"{exc}\n{traceback.format_exc()}"
         finally:
-            dataset.add_metadata("labrf_status", status)
-            dataset.add_metadata("labrf_error", error)
+            set_metadata(dataset, {"labrf_status": status, "labrf_error": error})
         run_id = dataset.run_id
         if result is None:
             return {"run": run_id, "status": status, "error": error.splitlines()[0]
@@ -186,10 +191,9 @@ def train_command(settings: TwinSettings, db: str | Path, out: TextIO | None = s
         conf = plot_confusion(matrix, data.classes, plots / f"run_{run_id}_twin_confusion.png",
                               title + " (test set)")
         summary.update(learning_curve=str(curve), confusion_plot=str(conf))
-        for key, value in (("labrf_network_file", str(path)), ("labrf_plot", str(curve)),
-                           ("labrf_confusion_plot", str(conf)),
-                           ("labrf_fit", json.dumps(summary))):
-            dataset.add_metadata(key, value)
+        set_metadata(dataset, {"labrf_network_file": str(path), "labrf_plot": str(curve),
+                               "labrf_confusion_plot": str(conf),
+                               "labrf_fit": json.dumps(summary)})
     return summary
 
 
