@@ -14,7 +14,6 @@ import io
 import json
 import logging
 import os
-import random
 import socket
 import sqlite3
 import threading
@@ -57,19 +56,8 @@ def retry_locked(action: Callable[[], T], what: str, patience: float = LOCK_PATI
     writer committed in between, and is safe to run again (it was rolled back). Waits
     grow from 10 ms to 1 s, jittered; after ``patience`` s a LabrfError says so.
     """
-    try:
-        return action()
-    except (sqlite3.OperationalError, RuntimeError) as exc:
-        if not _locked(exc):
-            raise
-    clock, waited, delay = WallClock(), 0.0, 0.01
-    jitter = random.Random(os.getpid())
+    waited, delay, jitter = 0.0, 0.01, None
     while True:
-        pause = delay * (0.5 + jitter.random())
-        log.debug("%s: database locked, trying again in %.3f s", what, pause)
-        clock.sleep(pause)
-        waited += pause
-        delay = min(1.0, delay * 2)
         try:
             return action()
         except (sqlite3.OperationalError, RuntimeError) as exc:
@@ -78,6 +66,12 @@ def retry_locked(action: Callable[[], T], what: str, patience: float = LOCK_PATI
             if waited >= patience:
                 raise LabrfError(f"{what}: the database stayed locked by another writer "
                                  f"for {patience:.0f} s") from None
+        jitter = jitter or np.random.default_rng(os.getpid())  # only when contended
+        pause = delay * (0.5 + jitter.random())
+        log.debug("%s: database locked, trying again in %.3f s", what, pause)
+        WallClock().sleep(pause)
+        waited += pause
+        delay = min(1.0, delay * 2)
 
 
 class WriteLock:
@@ -93,27 +87,31 @@ class WriteLock:
     """
 
     _guard = threading.RLock()
-    _held: dict[str, tuple[sqlite3.Connection, int]] = {}
+    _depth: dict[str, int] = {}
     _connections: dict[str, sqlite3.Connection] = {}
 
     def __init__(self, db: str | Path) -> None:
         self.path = str(Path(db).expanduser().resolve()) + ".writelock"
 
+    def _connection(self) -> sqlite3.Connection:
+        conn = self._connections.get(self.path)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   isolation_level=None, check_same_thread=False)
+            retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"),
+                         f"opening {self.path}")
+            self._connections[self.path] = conn
+        return conn
+
     def __enter__(self) -> WriteLock:
         WriteLock._guard.acquire()
         try:
-            conn, depth = self._held.get(self.path, (None, 0))
-            if conn is None:
-                conn = self._connections.get(self.path)
-                if conn is None:
-                    conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                           isolation_level=None, check_same_thread=False)
-                    retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"),
-                                 f"opening {self.path}")
-                    self._connections[self.path] = conn
+            depth = self._depth.get(self.path, 0)
+            if depth == 0:
+                conn = self._connection()
                 retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"),
                              f"waiting for the other writers of {self.path[:-10]}")
-            self._held[self.path] = (conn, depth + 1)
+            self._depth[self.path] = depth + 1
         except BaseException:
             WriteLock._guard.release()
             raise
@@ -121,11 +119,9 @@ class WriteLock:
 
     def __exit__(self, *exc: object) -> None:
         try:
-            conn, depth = self._held.pop(self.path)
-            if depth > 1:
-                self._held[self.path] = (conn, depth - 1)
-            else:
-                conn.execute("ROLLBACK")
+            self._depth[self.path] -= 1
+            if self._depth[self.path] == 0:
+                self._connections[self.path].execute("ROLLBACK")
         finally:
             WriteLock._guard.release()
 

@@ -225,7 +225,7 @@ def _check_address(c: _Checker, key: str, address: str) -> None:
     """ConfigError unless ``address`` is a VISA resource string."""
     try:
         rname.parse_resource_name(address)
-    except (rname.InvalidResourceName, ValueError) as exc:
+    except ValueError as exc:  # rname.InvalidResourceName is one
         raise c.fail(key, f"{address!r} is not a VISA resource string ({exc}); e.g. "
                           f"'GPIB0::7::INSTR', 'TCPIP0::10.0.0.5::inst0::INSTR', "
                           f"'TCPIP0::10.0.0.5::5025::SOCKET', 'ASRL/dev/ttyUSB0::INSTR'"
