@@ -17,6 +17,7 @@ from typing import Any
 from labrf.data import DEFAULT_DB
 from labrf.errors import LabrfError, UsageError
 from labrf.export import EXPORT_FORMATS
+from labrf.signals import describe, exit_code, stop_signals
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -46,7 +47,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     with BenchServer(bench, {name: args.port + i for i, name in enumerate(bench.emulators)}
                      if args.port else None) as server:
         for endpoint in server.endpoints.values():
-            print(f"{endpoint.name} {endpoint.resource}", flush=True)
+            print(f"{endpoint.name} {endpoint.resource} termination "
+                  f"{endpoint.termination}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     return 0
@@ -68,6 +70,24 @@ def _cmd_station_check(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     print(f"all {len(rows)} instruments answered")
+    return 0
+
+
+def _cmd_station_safe(args: argparse.Namespace) -> int:
+    from labrf.station import make_safe
+
+    rows = make_safe(args.station_file)
+    width = max(len(r.name) for r in rows)
+    for r in rows:
+        before = f"was: {r.before}; " if r.before else ""
+        now = r.after if not r.ok else (f"now: {r.after}" if r.after else "now: safe")
+        print(f"{r.name.ljust(width)}  {before}{now}")
+    failed = [r.name for r in rows if not r.ok]
+    if failed:
+        print(f"labrf: {len(failed)} of {len(rows)} instruments could not be made safe: "
+              f"{', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"all {len(rows)} instruments in their safe state")
     return 0
 
 
@@ -153,14 +173,9 @@ def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
                              f"({params[name].name})")
     configured(args.procedure, values)  # a refused value stops here, before connecting
     use_database(args.db)  # so does a database that cannot be used
-    interrupted = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        with load_station(args.station) as station:
-            result = run(args.procedure, station, values, db=args.db, sample=args.sample,
-                         progress=None if args.json else sys.stderr)
-    finally:
-        signal.signal(signal.SIGTERM, interrupted)
+    with load_station(args.station) as station:
+        result = run(args.procedure, station, values, db=args.db, sample=args.sample,
+                     progress=None if args.json else sys.stderr)
     if args.json:
         print(result.json_line())
     else:
@@ -175,7 +190,9 @@ def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
             print(f"  {result.extra['applied']}")
         if result.error:
             print(f"  error: {result.error}", file=sys.stderr)
-    return {"completed": 0, "aborted": 130}.get(result.status, 1)
+    if result.status == "aborted":
+        return 128 + signal.Signals[result.signal or "SIGINT"].value
+    return 0 if result.status == "completed" else 1
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -288,7 +305,7 @@ def _cmd_twin_train(args: argparse.Namespace) -> int:
         else:
             print(f"run {summary['run']}: {summary['status']} {summary.get('error', '')}")
     _print_summary(summary, args.json)
-    return 0 if summary.get("status") == "completed" else 1
+    return 0 if summary.get("status") == "completed" else int(summary.get("exit_code", 1))
 
 
 def _cmd_twin_evaluate(args: argparse.Namespace) -> int:
@@ -396,6 +413,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "file and print what answers")
     check.add_argument("station_file")
     check.set_defaults(func=_cmd_station_check)
+    safe = station_sub.add_parser("safe", help="connect every instrument of a station file "
+                                               "and put it in its safe state (RF off, "
+                                               "currents and fields ramped to zero)")
+    safe.add_argument("station_file")
+    safe.set_defaults(func=_cmd_station_safe)
     _add_twin(sub)
     return parser
 
@@ -441,9 +463,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().parse_args(argv)  # reports the unknown arguments and exits
     configure_logging(getattr(args, "db", None))
     try:
-        if getattr(args, "takes_rest", False):
-            return args.func(args, rest)
-        return args.func(args)
+        with stop_signals():
+            if getattr(args, "takes_rest", False):
+                return args.func(args, rest)
+            return args.func(args)
+    except KeyboardInterrupt as exc:  # a stop signal outside a run: nothing left on
+        print(f"labrf: {describe(exc)}", file=sys.stderr)
+        return exit_code(exc)
     except UsageError as exc:  # the command asked for something that does not exist
         print(f"labrf: error: {exc}", file=sys.stderr)
         return 2

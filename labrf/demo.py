@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from labrf.errors import ConfigError
 from labrf.runner import RunResult, run
+from labrf.shipped import station_path
 from labrf.station import load_station
 
 DEFAULT_STATION = Path("station_configs/sim_bench.yaml")
@@ -75,11 +76,8 @@ def run_demo(station: Path = DEFAULT_STATION, db: Path = DEFAULT_DB,
              ) -> dict[str, Any]:
     """Run both procedures, then (unless ``network`` is None) the training; returns their
     results and the truth."""
-    for path, option, example in ((station, "--station", DEFAULT_STATION),
-                                  (network, "--network", DEFAULT_NETWORK)):
-        if path is not None and not path.exists():
-            raise ConfigError(f"station file not found; run from the repository root or "
-                              f"pass {option} PATH (e.g. {example})", file=str(path))
+    station = station_path(station)
+    network = station_path(network) if network is not None else None
     wall0 = time.perf_counter()
     with load_station(station) as lab:
         if lab.bench is None:

@@ -20,6 +20,7 @@ class ConfigError(LabrfError, ValueError):
     def __init__(self, message: str, *, file: str | None = None, key: str | None = None):
         self.file = file
         self.key = key
+        self.reason = message  #: the message without its file and key
         where = ", ".join(part for part in (file, f"key '{key}'" if key else None) if part)
         super().__init__(f"{where}: {message}" if where else message)
 

@@ -36,6 +36,7 @@ from labrf.data import (
 )
 from labrf.errors import LabrfError, UsageError
 from labrf.procedure import LabProcedure
+from labrf.signals import StopSignal, describe, shielded, stop_behind
 from labrf.station import LabStation
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,17 @@ class RunResult:
     retries: int = 0
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    signal: str | None = None  #: the stop signal that aborted the run (e.g. "SIGTERM")
 
     def json_line(self) -> str:
         fields = {k: v for k, v in asdict(self).items() if k != "extra"}
         return json.dumps({**fields, **self.extra}, default=_jsonable)
+
+
+def _signal_name(exc: KeyboardInterrupt | None) -> str | None:
+    if exc is None:
+        return None
+    return exc.name if isinstance(exc, StopSignal) else "SIGINT"
 
 
 def _jsonable(value: Any) -> Any:
@@ -145,6 +153,7 @@ class Runner:
         self.progress_out = progress
         self.points = 0
         self._writer: Any = None
+        self.stopped_by: KeyboardInterrupt | None = None  #: the signal that aborted it
 
     def _measurement(self) -> Any:
         proc = self.procedure
@@ -185,10 +194,13 @@ class Runner:
                 proc.startup()
                 proc.execute()
                 status = "completed"
-            except KeyboardInterrupt:
-                status, error = "aborted", "interrupted by the user (Ctrl-C)"
+            except KeyboardInterrupt as exc:  # a StopSignal: SIGINT, SIGTERM or SIGHUP
+                status, error = "aborted", describe(exc)
+                self.stopped_by = exc
             except Exception as exc:  # any failure: keep the data, record it, go safe
-                status, error = "failed", f"{exc}\n{traceback.format_exc()}"
+                self.stopped_by = stop_behind(exc)
+                status, error = ("aborted", describe(self.stopped_by)) if self.stopped_by \
+                    else ("failed", f"{exc}\n{traceback.format_exc()}")
             finally:
                 status, error = self._wind_down(status, error)
                 set_metadata(dataset, {
@@ -209,18 +221,21 @@ class Runner:
                 set_metadata(dataset, {"labrf_applied": note})
         return RunResult(run_id, status, fit, plot, str(self.db), self.points,
                          station.clock.now() - t0, time.perf_counter() - wall0,
-                         self._retries(), error.splitlines()[0] if error else None, extra)
+                         self._retries(), error.splitlines()[0] if error else None, extra,
+                         _signal_name(self.stopped_by))
 
     def _wind_down(self, status: str, error: str | None) -> tuple[str, str | None]:
-        """Procedure shutdown and the station's safe state, whatever happened (a second
-        Ctrl-C during it is held off until the bench is safe)."""
+        """Procedure shutdown and the station's safe state, whatever happened (a stop
+        signal during it is reported and does not cut the ramp-down short)."""
         for action in (self.procedure.shutdown, self.station.safe_state):
             for _attempt in range(2):
                 try:
-                    action()
+                    with shielded():
+                        action()
                     break
-                except KeyboardInterrupt:
-                    status, error = "aborted", "interrupted by the user (Ctrl-C)"
+                except KeyboardInterrupt as exc:  # raised by the action itself
+                    status, error = "aborted", describe(exc)
+                    self.stopped_by = self.stopped_by or exc
                 except Exception as exc:
                     log.error("leaving the bench safe: %s", exc)
                     status = "failed"

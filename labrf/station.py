@@ -34,9 +34,12 @@ from labrf.errors import ConfigError, LabrfError, SafeStateError
 from labrf.roles import ROLES, CurrentSource, FieldCoil, Gaussmeter, RFSource
 from labrf.roles.base import Role, driver_path, import_object
 from labrf.roles.limits import HARD_LIMITS, Limits, narrow
+from labrf.shipped import station_path
+from labrf.signals import shielded
 from labrf.sim.bench import Bench, canonical_address
 from labrf.sim.config import SimulationConfig, parse_simulation, read_yaml
 from labrf.units import format_quantity, to_si
+from labrf.wire import override
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +191,12 @@ def _instrument(c: _Checker, name: str, entry: dict[str, Any], limits: Limits
             top = format_quantity(ceiling, units[option])
             raise c.fail(f"{key}.init.{option}",
                          f"{init[option]!r} is outside (0, {top}] (the {limit_name} limit)")
+    if "connection" in init:
+        try:
+            override(role.binding_for(import_object(driver, "driver")).link,
+                     init["connection"], f"{key}.init.connection", address.strip())
+        except ConfigError as exc:
+            raise c.fail(exc.key or f"{key}.init.connection", exc.reason) from None
     if role is FieldCoil and options.get("field_per_current") == 0:
         raise c.fail(f"{key}.init.field_per_current", "must not be zero")
     for section in ("parameters", "add_parameters"):
@@ -289,6 +298,7 @@ def parse_station(data: Any, file: str) -> StationSpec:
 
 def read_station(path: str | Path) -> StationSpec:
     """Read and validate a station file without connecting any instrument."""
+    path = station_path(path)
     return parse_station(read_yaml(path), str(path))
 
 
@@ -311,15 +321,16 @@ class LabStation(Station):
     def visa_library(self) -> Any:
         return self.bench.visa_library if self.bench is not None else self.spec.visa_library
 
-    def open(self, name: str) -> Role:
-        """Connect instrument ``name`` (a ConfigError names the file, key and address)."""
+    def open(self, name: str, *, with_gaussmeter: bool = True) -> Role:
+        """Connect instrument ``name`` (a ConfigError names the file, key and address);
+        a field coil without its gaussmeter when ``with_gaussmeter`` is false."""
         spec = self.spec.instruments[name]
         if Instrument.exist(name):
             raise ConfigError(f"an instrument named '{name}' is already open in this process "
                               f"(QCoDeS instrument names are global); close the station "
                               f"that holds it first", file=self.spec.file, key=spec.key)
         extra: dict[str, Any] = {}
-        if spec.gaussmeter is not None:
+        if spec.gaussmeter is not None and with_gaussmeter:
             extra["gaussmeter"] = self.roles.get(spec.gaussmeter) or self.open(spec.gaussmeter)
         try:
             role = self.load_instrument(name, visa_library=self.visa_library, clock=self.clock,
@@ -369,7 +380,8 @@ class LabStation(Station):
 
     def __exit__(self, *exc: object) -> None:
         try:
-            self.safe_state()
+            with shielded():  # a stop signal now must not cut a ramp-down short
+                self.safe_state()
         finally:
             self.close()
 
@@ -431,3 +443,48 @@ def check_station(path: str | Path, *, clock: Clock | None = None) -> list[Check
     finally:
         station.close()
     return sorted(rows, key=lambda r: list(spec.instruments).index(r.name))
+
+
+@dataclass
+class SafeRow:
+    """One line of ``labrf station safe``: an instrument's state before and after."""
+
+    name: str
+    role: str
+    before: str
+    after: str
+    ok: bool
+
+
+def make_safe(path: str | Path, *, clock: Clock | None = None) -> list[SafeRow]:
+    """Connect every instrument of a station file and put it in its safe state (RF off
+    first, then currents and fields ramped to zero at their rates), for after a crash or
+    a power cut. An instrument that cannot be reached or made safe is reported and the
+    others are still made safe; stop signals wait until every ramp has ended."""
+    spec = read_station(path)
+    station = _station_for(spec, clock)
+    rows: dict[str, SafeRow] = {}
+    try:
+        for name in _gaussmeters_first(spec):
+            gauss = spec.instruments[name].gaussmeter
+            try:
+                role = station.roles.get(name) or station.open(
+                    name, with_gaussmeter=gauss is None or rows[gauss].ok)
+                rows[name] = SafeRow(name, spec.instruments[name].role.__name__,
+                                     role.state_summary(), "", True)
+            except LabrfError as exc:
+                rows[name] = SafeRow(name, spec.instruments[name].role.__name__, "",
+                                     f"FAILED: not reached: {exc}", False)
+        ordered = [r for kind in SAFE_ORDER for r in station.by_role(kind)]
+        ordered += [r for r in station.roles.values() if r not in ordered]
+        with shielded():
+            for role in ordered:
+                row = rows[role.name]
+                try:
+                    role.safe_state()
+                    row.after = role.state_summary()
+                except LabrfError as exc:
+                    row.after, row.ok = f"FAILED: {exc}", False
+    finally:
+        station.close()
+    return [rows[name] for name in spec.instruments]

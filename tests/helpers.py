@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
+
+import pyvisa
+import yaml
 
 from labrf.sim.bench import Bench
 from labrf.sim.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parents[1]
+SIM_BENCH = ROOT / "station_configs" / "sim_bench.yaml"
+
+
+def labrf_command(*args: str) -> list[str]:
+    """The command line of ``labrf ARGS`` in a child process."""
+    return [sys.executable, "-m", "labrf.cli", *args]
 
 
 def make_bench(instruments: dict[str, dict[str, Any]],
@@ -41,3 +55,39 @@ def errors(emulator: Emulator) -> list[str]:
         if entry.startswith("0,") or entry.startswith("+0,"):
             return found
         found.append(entry)
+
+
+class Served:
+    """`labrf sim serve` in a child process and a station file pointing at it."""
+
+    def __init__(self, tmp_path: Path, scale: float) -> None:
+        self.proc = subprocess.Popen(labrf_command("sim", "serve", str(SIM_BENCH),
+                                                   "--scale", str(scale)),
+                                     stdout=subprocess.PIPE, text=True)
+        data = yaml.safe_load(SIM_BENCH.read_text())
+        self.endpoints: dict[str, tuple[str, str]] = {}
+        for _ in data["instruments"]:
+            name, resource, _, termination = self.proc.stdout.readline().split()
+            self.endpoints[name] = (resource, termination)
+        for name, (resource, _) in self.endpoints.items():
+            data["instruments"][name]["address"] = resource
+        del data["labrf"]["simulation"]
+        data["labrf"]["visa_library"] = "@py"
+        self.station = tmp_path / "served.yaml"
+        self.station.write_text(yaml.safe_dump(data))
+
+    def ask(self, name: str, query: str) -> str:
+        """A query from a plain PyVISA client, with the served termination."""
+        resource, termination = self.endpoints[name]
+        term = {"LF": "\n", "CR": "\r"}[termination]
+        rm = pyvisa.ResourceManager("@py")
+        try:
+            inst = rm.open_resource(resource, read_termination=term, write_termination=term,
+                                    timeout=5000)
+            return inst.query(query).strip()
+        finally:
+            rm.close()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        assert self.proc.wait(timeout=10) == 0

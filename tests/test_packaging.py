@@ -24,7 +24,8 @@ def test_every_package_folder_is_listed_in_pyproject():
         "packages"])
     found = set()
     for top, package in (("labrf", "labrf"), ("drivers", "labrf.drivers"),
-                         ("procedures", "labrf.procedures")):
+                         ("procedures", "labrf.procedures"),
+                         ("station_configs", "labrf.station_configs")):
         for init in (ROOT / top).rglob("__init__.py"):
             parts = init.parent.relative_to(ROOT / top).parts
             found.add(".".join((package, *parts)))
@@ -46,3 +47,38 @@ def test_built_wheel_holds_and_imports_drivers_and_procedures(tmp_path: Path):
     out = subprocess.run([sys.executable, "-S", "-c", code, str(site)], check=True,
                          capture_output=True, text=True).stdout
     assert out.strip().startswith(str(site))
+
+
+def test_built_wheel_ships_the_station_files(tmp_path: Path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path), str(ROOT)], check=True)
+    names = zipfile.ZipFile(next(tmp_path.glob("labrf-*.whl"))).namelist()
+    shipped = sorted(p.name for p in (ROOT / "station_configs").glob("*.yaml"))
+    assert {"sim_bench.yaml", "sim_network.yaml", "lab_example.yaml"} <= set(shipped)
+    for name in shipped:
+        assert f"labrf/station_configs/{name}" in names
+    assert not any(n.startswith("station_configs/") for n in names)
+    site = tmp_path / "site"
+    zipfile.ZipFile(next(tmp_path.glob("labrf-*.whl"))).extractall(site)
+    deps = next(p for p in sys.path if p.endswith("site-packages"))
+    code = ("import sys; sys.path[:0] = sys.argv[1:]; from labrf.shipped import "
+            "station_path; from labrf.station import read_station; "
+            "print(read_station('sim_bench.yaml').file)")
+    out = subprocess.run([sys.executable, "-S", "-c", code, str(site), deps], check=True,
+                         capture_output=True, text=True, cwd=tmp_path).stdout
+    assert out.strip() == str(site / "labrf" / "station_configs" / "sim_bench.yaml")
+
+
+def test_a_shipped_station_is_found_by_bare_name_from_any_directory(tmp_path: Path):
+    check = subprocess.run([sys.executable, "-m", "labrf.cli", "station", "check",
+                            "sim_bench.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    assert "all 7 instruments answered" in check.stdout
+    described = subprocess.run([sys.executable, "-m", "labrf.cli", "sim", "describe",
+                                "station_configs/sim_network.yaml"], cwd=tmp_path,
+                               capture_output=True, text=True)
+    assert described.returncode == 0, described.stderr
+    missing = subprocess.run([sys.executable, "-m", "labrf.cli", "station", "check",
+                              "sim_bnech.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "station file not found" in missing.stderr and "sim_bench.yaml" in missing.stderr

@@ -246,7 +246,13 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         read_station(path)
     assert err.value.file == str(path)
-    assert "cannot read" in str(err.value)
+    assert "station file not found" in str(err.value)
+
+
+def test_an_unreadable_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        read_station(tmp_path)  # a directory
+    assert err.value.file == str(tmp_path) and "cannot read" in str(err.value)
 
 
 def _rf_source_2(**extra: Any) -> dict[str, Any]:
@@ -489,6 +495,35 @@ MALFORMED = [
                      "TCPIP0::192.168.1.99::inst0::INSTR"),
                  f"{RF}.address", ["no simulated instrument answers at TCPIP0::192.168.1.20",
                                    "192.168.1.99"], id="address-simulated-elsewhere"),
+    # --- init.connection: terminations and serial format
+    pytest.param(put(f"{RF}.init.connection", "LF"), f"{RF}.init.connection",
+                 ["must be a mapping", "read_termination"], id="connection-not-a-mapping"),
+    pytest.param(put(f"{RF}.init.connection", {"eol": "\n"}), f"{RF}.init.connection.eol",
+                 ["unknown key", "read_termination, write_termination, baud_rate"],
+                 id="connection-unknown-key"),
+    pytest.param(put(f"{RF}.init.connection", {"read_termination": ";"}),
+                 f"{RF}.init.connection.read_termination",
+                 ["';' is not a termination", "'\\n' (LF)", "'\\r' (CR)"],
+                 id="connection-bad-termination"),
+    pytest.param(put(f"{RF}.init.connection", {"baud_rate": 9600}),
+                 f"{RF}.init.connection.baud_rate",
+                 ["a serial setting", "TCPIP0::192.168.1.20::inst0::INSTR", "ASRL"],
+                 id="connection-serial-key-on-lan"),
+    pytest.param(put("instruments.gaussmeter.init.connection", {"baud_rate": "fast"}),
+                 "instruments.gaussmeter.init.connection.baud_rate",
+                 ["'fast' is not a baud rate", "9600"], id="connection-baud-a-word"),
+    pytest.param(put("instruments.gaussmeter.init.connection", {"parity": "uneven"}),
+                 "instruments.gaussmeter.init.connection.parity",
+                 ["'uneven' is not a parity", "none, odd, even"], id="connection-parity"),
+    pytest.param(put("instruments.gaussmeter.init.connection", {"stop_bits": 3}),
+                 "instruments.gaussmeter.init.connection.stop_bits",
+                 ["1, 1.5, 2"], id="connection-stop-bits"),
+    pytest.param(put("instruments.gaussmeter.init.connection", {"data_bits": 9}),
+                 "instruments.gaussmeter.init.connection.data_bits",
+                 ["5, 6, 7, 8"], id="connection-data-bits"),
+    pytest.param(put("instruments.gaussmeter.init.connection", {"flow_control": "rts"}),
+                 "instruments.gaussmeter.init.connection.flow_control",
+                 ["xon_xoff, rts_cts, dtr_dsr"], id="connection-flow-control"),
 ]
 
 

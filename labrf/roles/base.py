@@ -20,13 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pyvisa
+from pymeasure.adapters import VISAAdapter
 from qcodes.instrument import Instrument
 from qcodes.validators import Numbers
 
 from labrf.clock import Clock, WallClock
 from labrf.errors import InstrumentError, LabrfError, LimitError
 from labrf.roles.limits import HARD_LIMITS, Limits, narrow
+from labrf.roles.transport import BoundedVISAAdapter
 from labrf.units import format_quantity
+from labrf.wire import Link, link_kind, override
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,9 @@ class Binding:
     features: Mapping[str, str]
     ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     prepare: Callable[[Any], None] | None = None
+    #: the model's factory terminations (and serial format), used on SOCKET and ASRL
+    #: addresses only: GPIB, USB-TMC and VXI-11 mark the end of a message themselves
+    link: Link = field(default_factory=Link)
 
 
 def import_object(path: Any, what: str) -> Any:
@@ -104,6 +110,8 @@ class Role(Instrument):
         clock: the station's clock; ramps wait on it (default: the wall clock).
         limits: a :class:`Limits` or a mapping narrowing the hard limits.
         timeout: VISA timeout in s.
+        connection: terminations and serial format overriding the model's (keys of
+            :class:`labrf.wire.Link`); they apply on SOCKET and ASRL addresses.
     """
 
     role: ClassVar[str] = "role"
@@ -112,7 +120,8 @@ class Role(Instrument):
     def __init__(self, name: str, address: str, driver: str | type, *,
                  visa_library: Any = None, clock: Clock | None = None,
                  limits: Limits | Mapping[str, Any] | None = None,
-                 timeout: float = 5.0, **kwargs: Any) -> None:
+                 timeout: float = 5.0, connection: Mapping[str, Any] | None = None,
+                 **kwargs: Any) -> None:
         self.driver_path = driver if isinstance(driver, str) else driver_path(driver)
         driver_class = import_object(driver, "driver") if isinstance(driver, str) else driver
         self.binding = self.binding_for(driver_class)
@@ -120,11 +129,20 @@ class Role(Instrument):
         self.clock: Clock = clock if clock is not None else WallClock()
         self.limits = narrow(HARD_LIMITS, limits, key=f"{name}.limits")
         self.retries = 0  #: queries retried after a transient fault
+        self.link_kind = link_kind(address)  #: "socket", "serial" or None (a bus)
+        self.link = override(self.binding.link, connection, f"{name}.connection", address)
+        self.visa_timeout = timeout  #: s
         super().__init__(name, **kwargs)
         try:
             self.driver = driver_class(address, visa_library=visa_library or "",
                                        timeout=int(timeout * 1000))
+            if isinstance(self.driver.adapter, VISAAdapter):
+                self.driver.adapter = BoundedVISAAdapter(self.driver.adapter)
+                if self.link_kind is not None:  # over the driver's own defaults, if any
+                    for attribute, value in self.link.visa_options(self.link_kind).items():
+                        setattr(self.driver.adapter.connection, attribute, value)
         except TRANSPORT_ERRORS as exc:
+            self._close_driver()
             raise InstrumentError(f"{name}: cannot open {address} with "
                                   f"{self.driver_path}: {_reason(exc)}") from None
         try:
@@ -155,7 +173,18 @@ class Role(Instrument):
     # ------------------------------------------------------------------ I/O
 
     def _check_idn(self) -> str:
-        reply = self._guard("*IDN?", lambda: self.driver.ask("*IDN?")).strip()
+        try:
+            reply = self._guard("*IDN?", lambda: self.driver.ask("*IDN?")).strip()
+        except InstrumentError as exc:
+            if self.link_kind is None or not _is_timeout(exc.__cause__):
+                raise
+            raise InstrumentError(
+                f"{self.name} ({self.binding.model} at {self.address}): no reply to *IDN? "
+                f"within {self.visa_timeout:g} s. Over a {self.link_kind} link the terminations "
+                f"are the protocol: labrf used {self.link.describe(self.link_kind)} (the "
+                f"{self.binding.model}'s factory settings, or the station file's "
+                f"init.connection); check the instrument's own settings and set "
+                f"init.connection to match them") from None
         if not re.search(self.binding.idn, reply, re.IGNORECASE):
             raise InstrumentError(
                 f"{self.name}: the instrument at {self.address} answers *IDN? with "
@@ -182,9 +211,7 @@ class Role(Instrument):
                 return self._guard(what, action)
             except InstrumentError as exc:
                 cause = exc.__cause__
-                transient = isinstance(cause, ValueError | TypeError) or (
-                    isinstance(cause, pyvisa.errors.VisaIOError)
-                    and cause.error_code == pyvisa.constants.StatusCode.error_timeout)
+                transient = isinstance(cause, ValueError | TypeError) or _is_timeout(cause)
                 if not transient or attempt == QUERY_RETRIES:
                     raise
                 self.retries += 1
@@ -326,6 +353,11 @@ def driver_path(driver_class: type) -> str:
                 getattr(module, driver_class.__name__, None) is driver_class:
             return f"{module_name}.{driver_class.__name__}"
     return f"{driver_class.__module__}.{driver_class.__qualname__}"
+
+
+def _is_timeout(exc: BaseException | None) -> bool:
+    return isinstance(exc, pyvisa.errors.VisaIOError) and \
+        exc.error_code == pyvisa.constants.StatusCode.error_timeout
 
 
 def _reason(exc: BaseException) -> str:

@@ -12,6 +12,10 @@ from labrf.drivers.keithley import Keithley2400, Keithley6221
 from labrf.errors import InstrumentError
 from labrf.roles.base import Binding, Role, Within
 from labrf.units import format_quantity, to_si
+from labrf.wire import Link
+
+#: The 6221's and 2400's factory RS-232 settings (and LF over the 6221's raw socket).
+KEITHLEY_SERIAL = Link("\n", "\n", baud_rate=9600, data_bits=8, parity="none")
 
 STEP_TIME = 0.05  #: s between the steps of a current ramp
 
@@ -43,12 +47,14 @@ class CurrentSource(Role):
             "Keithley 6221", r"^KEITHLEY INSTRUMENTS INC\.,MODEL 6221,",
             {"current": "source_current", "compliance": "source_compliance",
              "output": "source_enabled"},
-            {"current": (-0.105, 0.105), "compliance": (0.1, 105.0)}),
+            {"current": (-0.105, 0.105), "compliance": (0.1, 105.0)},
+            link=KEITHLEY_SERIAL),
         Keithley2400: Binding(
             "Keithley 2400", r"^KEITHLEY INSTRUMENTS INC\.,MODEL 2400,",
             {"current": "source_current", "compliance": "compliance_voltage",
              "output": "source_enabled", "voltage": "voltage"},
-            {"current": (-1.05, 1.05), "compliance": (0.0, 210.0)}, _prepare_2400),
+            {"current": (-1.05, 1.05), "compliance": (0.0, 210.0)}, _prepare_2400,
+            link=KEITHLEY_SERIAL),
     }
 
     def __init__(self, name: str, address: str, driver: str | type, *,

@@ -13,6 +13,12 @@ from labrf.drivers.lakeshore import LakeShore425
 from labrf.errors import LabrfError, LimitError
 from labrf.roles.base import Binding, Role, Within
 from labrf.units import format_quantity, to_si
+from labrf.wire import Link
+
+#: As PyMeasure's LakeShore425 sets its USB virtual serial port: 57600 baud, 7O1.
+LAKESHORE_425_LINK = Link("\n", "\n", baud_rate=57600, data_bits=7, parity="odd")
+#: The BIT 4886's factory RS-232 settings: 9600 baud 8N1 with XON/XOFF.
+KEPCO_BIT4886_LINK = Link("\n", "\n", baud_rate=9600, flow_control="xon_xoff")
 
 STEP_TIME = 0.1  #: s between the steps of a field ramp
 RANGES_425 = (0.0035, 0.035, 0.35, 3.5)  #: T, the Lake Shore 425's field ranges
@@ -36,7 +42,8 @@ class Gaussmeter(Role):
     role = "gaussmeter"
     bindings = {
         LakeShore425: Binding("Lake Shore 425", r"^LSCI,MODEL425,",
-                              {"field": "field", "range": "range"}, {}, _prepare_425),
+                              {"field": "field", "range": "range"}, {}, _prepare_425,
+                              link=LAKESHORE_425_LINK),
     }
 
     def __init__(self, name: str, address: str, driver: str | type, **kwargs: Any) -> None:
@@ -75,7 +82,8 @@ class FieldCoil(Role):
             "Kepco BOP 36-12", r"^KEPCO,BOP\s*36-12",
             {"current": "current_setpoint", "measured_current": "current",
              "voltage_limit": "voltage_setpoint", "output": "output_enabled"},
-            {"current": (-12.0, 12.0), "voltage_limit": (0.0, 36.0)}, _prepare_bop),
+            {"current": (-12.0, 12.0), "voltage_limit": (0.0, 36.0)}, _prepare_bop,
+            link=KEPCO_BIT4886_LINK),
     }
 
     def __init__(self, name: str, address: str, driver: str | type, *,

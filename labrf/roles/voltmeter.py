@@ -9,6 +9,10 @@ from qcodes.validators import Bool, Enum
 from labrf.drivers.keithley import Keithley2182
 from labrf.roles.base import Binding, Role, Within
 from labrf.units import format_quantity
+from labrf.wire import Link
+
+#: CR-terminated, as PyMeasure's Keithley2182 reads it; RS-232 at 9600 baud 8N1.
+KEITHLEY_2182A_LINK = Link("\r", "\r", baud_rate=9600)
 
 RANGES_2182 = (0.01, 0.1, 1.0, 10.0, 100.0)  #: V, channel 1 ranges of the 2182A
 
@@ -34,7 +38,7 @@ class Voltmeter(Role):
             {"voltage": "voltage", "nplc": "voltage_nplc", "range": "ch_1.voltage_range",
              "auto_range": "ch_1.voltage_range_auto_enabled",
              "line_frequency": "line_frequency"},
-            {"nplc": (0.01, 50.0)}, _prepare_2182),
+            {"nplc": (0.01, 50.0)}, _prepare_2182, link=KEITHLEY_2182A_LINK),
     }
 
     def __init__(self, name: str, address: str, driver: str | type, **kwargs: Any) -> None:

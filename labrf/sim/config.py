@@ -42,7 +42,9 @@ import yaml
 from labrf.errors import ConfigError, UnitError
 from labrf.network import NEURON_NAMES, SYNAPSE_NAMES, Network, nominal_network
 from labrf.physics import CoilParams, JunctionParams, OscillatorParams, SpinDiodeParams
+from labrf.shipped import station_path
 from labrf.units import db_to_ratio, to_si
+from labrf.wire import TERMINATIONS
 
 # key: (unit for labrf.units.to_si, lowest, highest) -- the physically sensible range
 _SPIN_DIODE = {
@@ -165,13 +167,14 @@ DeviceConfig = MtjConfig | AmplifierConfig | CoilConfig | NetworkConfig
 
 @dataclass(frozen=True)
 class InstrumentConfig:
-    """An emulated instrument: its model, VISA address, wiring and reply terminator."""
+    """An emulated instrument: its model, VISA address, wiring and the terminator it is
+    set to (None: its model's factory setting)."""
 
     name: str
     model: str
     address: str
     wiring: dict[str, str]
-    terminator: str = "\n"
+    terminator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -330,10 +333,10 @@ def parse_simulation(section: Any, addresses: dict[str, str], file: str | None =
                          "(e.g. GPIB0::7::INSTR) in the station's instruments section")
         wiring = {port: r.name_ref(inst[port], f"{key}.{port}", kinds, accepted)
                   for port, accepted in ports.items() if port in inst}
-        terminator = inst.get("terminator", "\n")
-        if terminator not in ("\n", "\r", "\r\n"):
-            raise r.fail(f"{key}.terminator", f"{terminator!r} is not one of '\\n', '\\r', "
-                                              "'\\r\\n'")
+        terminator = inst.get("terminator")
+        if terminator is not None and terminator not in TERMINATIONS:
+            raise r.fail(f"{key}.terminator", f"{terminator!r} is not one of "
+                         + ", ".join(f"{t!r} ({n})" for t, n in TERMINATIONS.items()))
         instruments[name] = InstrumentConfig(name, model, address.strip(), wiring, terminator)
     for name, dev in devices.items():
         if isinstance(dev, NetworkConfig):
@@ -401,8 +404,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """A station file as a mapping; ConfigError names the file on any YAML problem."""
-    path = Path(path)
+    """A station file (a path, or a shipped file's name) as a mapping; ConfigError names
+    the file on any YAML problem."""
+    path = station_path(path)
     try:
         text = path.read_text()
     except OSError as exc:
@@ -435,6 +439,7 @@ def simulation_from_station(data: dict[str, Any], file: str | None = None) -> Si
 
 def load_simulation(path: str | Path) -> SimulationConfig:
     """Read and validate the simulation section of a station file."""
+    path = station_path(path)
     return simulation_from_station(read_yaml(path), str(path))
 
 

@@ -28,6 +28,7 @@ from labrf.sim.scpi import (
     split_params,
     split_units,
 )
+from labrf.wire import Link
 
 if TYPE_CHECKING:
     import numpy as np
@@ -91,13 +92,16 @@ class Emulator:
     error_texts: ClassVar[dict[int, str]] = {}
     #: ports the station's wiring may connect, and the device kinds each accepts
     ports: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: the model's factory terminations and serial format on a raw socket or serial port
+    link: ClassVar[Link] = Link()
 
     def __init__(self, name: str, world: World, wiring: dict[str, str] | None = None,
-                 terminator: str = "\n") -> None:
+                 terminator: str | None = None) -> None:
         self.name = name
         self.world = world
         self.wiring = dict(wiring or {})
-        self.terminator = terminator
+        #: ends each reply; on a socket or serial port, also ends each message it accepts
+        self.terminator = terminator or self.link.read_termination
         self.noise: np.random.Generator = world.rng(f"{name}/noise")
         self._fault_rng: np.random.Generator = world.rng(f"{name}/faults")
         self.faults: list[FaultRule] = []

@@ -1,21 +1,27 @@
-"""Loopback TCP transport: one raw-socket port per instrument, newline-terminated.
+"""Loopback TCP transport: one raw-socket port per instrument, framed as the model is.
 
 External clients (another process, pyvisa-py, a lab's own scripts) reach the simulated
-instruments at ``TCPIP0::127.0.0.1::<port>::SOCKET``. The server runs the bench on the
-wall clock (optionally scaled): a reply is sent when the instrument would have it ready.
-It binds 127.0.0.1 only.
+instruments at ``TCPIP0::127.0.0.1::<port>::SOCKET``. Each instrument acts on a message
+only when its terminator arrives (LF for most models, CR for the 2182A: see
+``Endpoint.termination``) and ends each reply with it; a message longer than
+:data:`labrf.wire.MAX_MESSAGE` bytes without one drops the connection. The server runs
+the bench on the wall clock (optionally scaled): a reply is sent when the instrument
+would have it ready. It binds 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 from dataclasses import dataclass
 
 from labrf.sim.bench import Bench
 from labrf.sim.emulator import Emulator
+from labrf.wire import TERMINATIONS, Framer, MessageTooLong
 
+log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 
 
@@ -25,6 +31,12 @@ class Endpoint:
 
     name: str
     port: int
+    terminator: str = "\n"  #: ends what the instrument sends and what it accepts
+
+    @property
+    def termination(self) -> str:
+        """The terminator's name: LF, CR, CRLF or LFCR."""
+        return TERMINATIONS[self.terminator]
 
     @property
     def resource(self) -> str:
@@ -48,7 +60,8 @@ class BenchServer:
             listener.listen()
             listener.settimeout(0.2)
             self._listeners.append(listener)
-            self.endpoints[name] = Endpoint(name, listener.getsockname()[1])
+            self.endpoints[name] = Endpoint(name, listener.getsockname()[1],
+                                            bench.emulators[name].terminator)
 
     def start(self) -> BenchServer:
         """Start accepting connections in background threads."""
@@ -73,7 +86,7 @@ class BenchServer:
             threading.Thread(target=self._serve, args=(conn, emulator), daemon=True).start()
 
     def _serve(self, conn: socket.socket, emulator: Emulator) -> None:
-        buffer = b""
+        framer = Framer(emulator.terminator)
         conn.settimeout(0.2)
         try:
             while not self._stop.is_set():
@@ -83,11 +96,11 @@ class BenchServer:
                     continue
                 if not chunk:
                     return
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    if not self._handle(conn, emulator, line.rstrip(b"\r")):
+                for message in framer.feed(chunk):
+                    if not self._handle(conn, emulator, message):
                         return
+        except MessageTooLong as exc:
+            log.warning("%s: dropping the connection: %s", emulator.name, exc)
         except OSError:
             return
         finally:

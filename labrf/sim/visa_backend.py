@@ -4,6 +4,15 @@ Sessions talk to the bench's emulators directly, on the bench's clock. With a vi
 clock a read advances instrument time to the moment the reply is ready; a reply not ready
 within the session's timeout raises ``VI_ERROR_TMO`` at once (after advancing the clock
 by the timeout), as a real read would after waiting.
+
+A session behaves like the resource class its address names. On a bus (GPIB, USB-TMC,
+VXI-11) each write is one message and a reply ends with END. On a raw socket
+(``...::SOCKET``) or a serial port (``ASRL...``) there is no END: the instrument acts on
+a message only when its terminator arrives (bytes without it wait, up to
+:data:`labrf.wire.MAX_MESSAGE`, beyond which the link drops), and a read ends only at the
+client's termination character, so a wrong termination times out as it does in a lab. A
+serial session whose baud rate, data bits, parity, stop bits or flow control differ from
+the instrument's delivers nothing it can parse.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from pyvisa.typing import VISARMSession, VISASession
 from pyvisa.util import LibraryPath
 
 from labrf.errors import ResourceNotFound
+from labrf.wire import FLOW_CONTROLS, PARITIES, STOP_BITS, Framer, MessageTooLong, link_kind
 
 if TYPE_CHECKING:
     from labrf.sim.bench import Bench
@@ -36,6 +46,16 @@ _DEFAULT_ATTRIBUTES: dict[int, Any] = {
     constants.VI_ATTR_RD_BUF_SIZE: 4096,
     constants.VI_ATTR_WR_BUF_SIZE: 4096,
 }
+#: A serial port's attributes before the client sets them (VISA's defaults).
+_SERIAL_ATTRIBUTES: dict[int, Any] = {
+    constants.VI_ATTR_ASRL_BAUD: 9600,
+    constants.VI_ATTR_ASRL_DATA_BITS: 8,
+    constants.VI_ATTR_ASRL_PARITY: constants.Parity.none,
+    constants.VI_ATTR_ASRL_STOP_BITS: constants.StopBits.one,
+    constants.VI_ATTR_ASRL_FLOW_CNTRL: constants.ControlFlow.none,
+    constants.VI_ATTR_ASRL_END_IN: constants.SerialTermination.termination_char,
+    constants.VI_ATTR_ASRL_END_OUT: constants.SerialTermination.none,
+}
 
 
 @dataclass
@@ -45,6 +65,14 @@ class _Session:
     attributes: dict[int, Any] = field(default_factory=lambda: dict(_DEFAULT_ATTRIBUTES))
     pending: bytes = b""
     dropped: bool = False
+    kind: str | None = None  #: "socket", "serial" or None (a bus with END)
+    framer: Framer | None = None  #: the instrument's input side on a socket or serial port
+
+    def serial_format(self) -> tuple[int, int, int, int, int]:
+        a = self.attributes
+        return (int(a[constants.VI_ATTR_ASRL_BAUD]), int(a[constants.VI_ATTR_ASRL_DATA_BITS]),
+                int(a[constants.VI_ATTR_ASRL_PARITY]), int(a[constants.VI_ATTR_ASRL_STOP_BITS]),
+                int(a[constants.VI_ATTR_ASRL_FLOW_CNTRL]))
 
 
 class BenchVisaLibrary(VisaLibraryBase):
@@ -96,7 +124,12 @@ class BenchVisaLibrary(VisaLibraryBase):
         except ResourceNotFound:  # as a VISA library does: the open raises
             raise errors.VisaIOError(StatusCode.error_resource_not_found) from None
         handle = VISASession(next(self._handles))
-        self.sessions[handle] = _Session(emulator, resource_name)
+        kind = link_kind(resource_name)
+        sess = _Session(emulator, resource_name, kind=kind,
+                        framer=Framer(emulator.terminator) if kind else None)
+        if kind == "serial":
+            sess.attributes.update(_SERIAL_ATTRIBUTES)
+        self.sessions[handle] = sess
         return handle, StatusCode.success
 
     def close(self, session: Any) -> StatusCode:
@@ -117,12 +150,22 @@ class BenchVisaLibrary(VisaLibraryBase):
 
     def write(self, session: VISASession, data: bytes) -> tuple[int, StatusCode]:
         sess = self._session(session)
-        with self.bench.lock:
-            sess.pending = b""
-            outcome = sess.emulator.write(bytes(data), self.bench.clock.now())
-        if outcome.dropped:
-            sess.dropped = True
-            raise errors.VisaIOError(StatusCode.error_connection_lost)
+        messages = [bytes(data)]
+        if sess.framer is not None:
+            if sess.kind == "serial" and not _same_format(sess):
+                return len(data), self.handle_return_value(session, StatusCode.success)
+            try:
+                messages = sess.framer.feed(bytes(data))
+            except MessageTooLong:
+                sess.dropped = True
+                raise errors.VisaIOError(StatusCode.error_connection_lost) from None
+        for message in messages:
+            with self.bench.lock:
+                sess.pending = b""
+                outcome = sess.emulator.write(message, self.bench.clock.now())
+            if outcome.dropped:
+                sess.dropped = True
+                raise errors.VisaIOError(StatusCode.error_connection_lost)
         return len(data), self.handle_return_value(session, StatusCode.success)
 
     def read(self, session: VISASession, count: int) -> tuple[bytes, StatusCode]:
@@ -134,7 +177,8 @@ class BenchVisaLibrary(VisaLibraryBase):
             with self.bench.lock:
                 reply = sess.emulator.read_reply()
                 if reply is None:
-                    sess.emulator.query_unterminated()
+                    if sess.kind is None:  # IEEE 488.2: a read with no query pending
+                        sess.emulator.query_unterminated()
                 elif reply.ready_at - clock.now() > timeout_s:
                     sess.emulator.output.appendleft(reply)
                     reply = None
@@ -145,14 +189,20 @@ class BenchVisaLibrary(VisaLibraryBase):
             sess.pending = reply.data
         data = sess.pending[:count]
         status = StatusCode.success_max_count_read
+        found = False
         if sess.attributes[constants.VI_ATTR_TERMCHAR_EN]:
             term = sess.attributes[constants.VI_ATTR_TERMCHAR]
             index = data.find(bytes([term]))
             if index >= 0:
                 data = data[:index + 1]
                 status = StatusCode.success_termination_character_read
+                found = True
+        if sess.kind is not None and not found and len(data) < count:
+            timeout = sess.attributes[constants.VI_ATTR_TMO_VALUE]
+            clock.sleep(0.0 if timeout == constants.VI_TMO_INFINITE else timeout / 1e3)
+            raise errors.VisaIOError(StatusCode.error_timeout)  # no END on this link
         sess.pending = sess.pending[len(data):]
-        if not sess.pending:
+        if not sess.pending and sess.kind is None:
             status = StatusCode.success
         return data, self.handle_return_value(session, status)
 
@@ -201,3 +251,11 @@ class BenchVisaLibrary(VisaLibraryBase):
 
     def discard_events(self, session: Any, event_type: Any, mechanism: Any) -> StatusCode:
         return StatusCode.success
+
+
+def _same_format(sess: _Session) -> bool:
+    """Whether a serial session's line format is the instrument's."""
+    link = sess.emulator.link
+    wanted = (link.baud_rate, link.data_bits, int(PARITIES[link.parity]),
+              int(STOP_BITS[link.stop_bits]), int(FLOW_CONTROLS[link.flow_control]))
+    return sess.serial_format() == wanted

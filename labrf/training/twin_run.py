@@ -30,6 +30,7 @@ from labrf.errors import NetworkError
 from labrf.network.design import DEFAULT_INPUT_POWER, design_network, initial_knobs, perturbed
 from labrf.network.files import load_network, save_network
 from labrf.procedure import Column
+from labrf.signals import describe, exit_code, stop_behind
 from labrf.training.datasets import DEFAULT_HIDDEN, TwinData, check_width, load_task
 from labrf.training.twin import Epoch, evaluate, train_twin
 
@@ -138,6 +139,7 @@ def train_command(settings: TwinSettings, db: str | Path, out: TextIO | None = s
                   "data_sha256": data.sha256}
     meas = new_measurement(name, settings.task, COLUMNS)
     status, error, result = "failed", "", None
+    stopped: KeyboardInterrupt | None = None
     with running(meas) as saver:
         dataset = saver.dataset
         writer = PointWriter(dataset, COLUMNS)
@@ -156,16 +158,19 @@ def train_command(settings: TwinSettings, db: str | Path, out: TextIO | None = s
                                 batch=settings.batch, lr=settings.lr, seed=settings.seed,
                                 power_scale=power_scale, on_epoch=on_epoch)
             status = "completed"
-        except KeyboardInterrupt:
-            status, error = "aborted", "interrupted by the user (Ctrl-C)"
+        except KeyboardInterrupt as exc:  # a StopSignal: SIGINT, SIGTERM or SIGHUP
+            status, error = "aborted", describe(exc)
+            stopped = exc
         except Exception as exc:  # any failure: keep the epochs recorded, say why
-            status, error = "failed", f"{exc}\n{traceback.format_exc()}"
+            stopped = stop_behind(exc)
+            status, error = ("aborted", describe(stopped)) if stopped else (
+                "failed", f"{exc}\n{traceback.format_exc()}")
         finally:
             set_metadata(dataset, {"labrf_status": status, "labrf_error": error})
         run_id = dataset.run_id
         if result is None:
             return {"run": run_id, "status": status, "error": error.splitlines()[0]
-                    if error else ""}
+                    if error else "", "exit_code": exit_code(stopped) if stopped else 1}
         path = Path(settings.out) if settings.out else \
             db.parent / "networks" / f"run_{run_id}_{settings.task}.json"
         meta = {"run": run_id, "database": str(db), "task": settings.task, "seed": settings.seed,

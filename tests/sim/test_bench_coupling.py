@@ -191,11 +191,13 @@ def test_sim_describe_and_serve_commands(tmp_path):
                             stdout=subprocess.PIPE, text=True)
     try:
         lines = [proc.stdout.readline().split() for _ in range(len(described["instruments"]))]
-        assert {name for name, _ in lines} == set(described["instruments"])
+        assert {name for name, *_ in lines} == set(described["instruments"])
+        served = {name: (resource, term) for name, resource, _, term in lines}
+        assert served["nanovoltmeter"][1] == "CR" and served["magnet"][1] == "LF"
         import pyvisa
 
         rm = pyvisa.ResourceManager("@py")
-        resource = dict(lines)["magnet"]
+        resource = served["magnet"][0]
         assert resource.startswith("TCPIP0::127.0.0.1::")
         supply = rm.open_resource(resource, read_termination="\n", write_termination="\n")
         assert supply.query("*IDN?").startswith("KEPCO")

@@ -143,5 +143,5 @@ def test_bad_files_are_named(tmp_path: Path, text, hint):
 
 
 def test_missing_file_is_named(tmp_path: Path):
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="station file not found"):
         load_simulation(tmp_path / "nope.yaml")

@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,28 @@ def test_out_of_range_spread_is_refused(tmp_path, capsys):
     assert main(["twin", "train", "--task", "xor", "--spread", "0.7", "--db",
                  str(tmp_path / "t.db")]) == 1
     assert "spread must be in [0, 0.5)" in capsys.readouterr().err
+
+
+def test_a_stop_signal_aborts_training_with_its_exit_code(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from labrf.data import list_runs
+
+    db = tmp_path / "t.db"
+    proc = subprocess.Popen([sys.executable, "-m", "labrf.cli", "twin", "train", "--task",
+                             "digits", "--epochs", "500", "--db", str(db), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (db.exists() and list_runs(db) and list_runs(db)[0].points >= 1):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, out + err
+    assert "Traceback" not in err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["status"] == "aborted" and "SIGTERM" in summary["error"]
+    (info,) = list_runs(db)
+    assert info.status == "aborted" and 1 <= info.points < 500

@@ -42,6 +42,7 @@ from labrf.sim.scpi import (
     Text,
 )
 from labrf.sim.status import SCPI_STATUS, ScpiStatusModel
+from labrf.wire import Link
 
 OVERFLOW = 9.9e37  #: the reading a Keithley returns when the input exceeds the range
 NAN = 9.91e37  #: what a Keithley returns for a result that is not a number
@@ -241,6 +242,7 @@ class Keithley2182A(ScpiStatusModel, Emulator):
     """Keithley 2182A two-channel nanovoltmeter reading one junction on channel 1."""
 
     model = "keithley2182a"
+    link = Link("\r", "\r", baud_rate=9600)  # CR-terminated RS-232, 9600 baud 8N1
     idn = "KEITHLEY INSTRUMENTS INC.,MODEL 2182A,1234567,C02 /A02"
     commands = COMMANDS
     error_queue_size = 10

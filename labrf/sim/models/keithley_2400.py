@@ -55,6 +55,7 @@ from labrf.sim.scpi import (
     split_units,
 )
 from labrf.sim.status import SCPI_STATUS, ScpiStatusModel
+from labrf.wire import Link
 
 NAN = 9.91e37  #: the 2400's "not a number": an element not sourced nor measured
 OVERFLOW = 9.9e37  #: the reading of a measurement beyond its fixed range
@@ -340,6 +341,7 @@ class Keithley2400(ScpiStatusModel, Emulator):
     """Keithley 2400 SourceMeter wired to a junction on its ``output``."""
 
     model = "keithley2400"
+    link = Link("\n", "\n", baud_rate=9600)  # RS-232: 9600 baud 8N1, LF
     idn = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,1234567,C30   Mar 17 2006 09:29:29/A02  /K/J"
     commands = COMMANDS
     error_texts: ClassVar[dict[int, str]] = {

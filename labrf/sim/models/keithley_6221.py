@@ -37,6 +37,7 @@ from labrf.sim.scpi import (
     Text,
 )
 from labrf.sim.status import SCPI_STATUS, ScpiStatusModel
+from labrf.wire import Link
 
 RANGES = (2e-9, 20e-9, 200e-9, 2e-6, 20e-6, 200e-6, 2e-3, 20e-3, 100e-3)  #: A
 DELTA_NPLC = 1.0  #: integration of each A/D reading of the linked 2182A
@@ -198,6 +199,7 @@ class Keithley6221(ScpiStatusModel, Emulator):
     """Keithley 6221 current source driving one junction, with delta mode."""
 
     model = "keithley6221"
+    link = Link("\n", "\n", baud_rate=9600)  # RS-232: 9600 baud 8N1, LF
     idn = "KEITHLEY INSTRUMENTS INC.,MODEL 6221,1234567,D03  /700x"
     commands = COMMANDS
     error_queue_size = 10

@@ -32,6 +32,7 @@ from labrf.sim.scpi import (
     Setting,
 )
 from labrf.sim.world import CoilReading
+from labrf.wire import Link
 
 V_MAX = 36.0  #: rated voltage, V
 I_MAX = 12.0  #: rated current, A
@@ -47,6 +48,8 @@ class KepcoBOP(Emulator):
     """Kepco BOP 36-12 with a BIT 4886 card, driving a field coil."""
 
     model: ClassVar[str] = "kepco_bop"
+    #: the BIT 4886's RS-232: 9600 baud 8N1, XON/XOFF, LF
+    link: ClassVar[Link] = Link("\n", "\n", baud_rate=9600, flow_control="xon_xoff")
     idn: ClassVar[str] = "KEPCO,BOP 36-12 4886,E1234,1.52"
     ports: ClassVar[dict[str, tuple[str, ...]]] = {"output": ("coil",)}
     self_test_time: ClassVar[float] = 0.5

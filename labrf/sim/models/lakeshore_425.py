@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from labrf.sim.emulator import Emulator
 from labrf.sim.scpi import Call, Command, CommandTable, Number, Query, Setting
+from labrf.wire import Link
 
 MU0 = 4e-7 * math.pi  #: vacuum permeability, T m / A
 FULL_SCALE = {1: 35e-4, 2: 35e-3, 3: 0.35, 4: 3.5}  #: T, per RANGE
@@ -45,6 +46,8 @@ class LakeShore425(Emulator):
     """Lake Shore 425 gaussmeter reading the coil's field."""
 
     model: ClassVar[str] = "lakeshore425"
+    #: its USB virtual serial port: 57600 baud, 7 data bits, odd parity, 1 stop bit, LF
+    link: ClassVar[Link] = Link("\n", "\n", baud_rate=57600, data_bits=7, parity="odd")
     idn: ClassVar[str] = "LSCI,MODEL425,LSA1234,1.3"
     ports: ClassVar[dict[str, tuple[str, ...]]] = {"probe": ("coil",)}
     self_test_time: ClassVar[float] = 0.1
