@@ -21,6 +21,7 @@ MODELS: dict[str, str] = {
     "keithley2400": "labrf.sim.models.keithley_2400:Keithley2400",
     "kepco_bop": "labrf.sim.models.kepco_bop:KepcoBOP",
     "lakeshore425": "labrf.sim.models.lakeshore_425:LakeShore425",
+    "keithley3706a": "labrf.sim.models.keithley_3706a:Keithley3706A",
 }
 
 
