@@ -31,9 +31,10 @@ from qcodes.station import SCHEMA_TEMPLATE_PATH, Station
 
 from labrf.clock import Clock, WallClock
 from labrf.errors import ConfigError, LabrfError, SafeStateError
-from labrf.roles import ROLES, CurrentSource, FieldCoil, Gaussmeter, RFSource
+from labrf.roles import ROLES, CurrentSource, FieldCoil, Gaussmeter, RFSource, SwitchMatrix
 from labrf.roles.base import Role, driver_path, import_object
 from labrf.roles.limits import HARD_LIMITS, Limits, narrow
+from labrf.roles.switch_matrix import ON_LOAD
 from labrf.shipped import station_path
 from labrf.signals import shielded
 from labrf.sim.bench import Bench, canonical_address
@@ -197,6 +198,9 @@ def _instrument(c: _Checker, name: str, entry: dict[str, Any], limits: Limits
                      init["connection"], f"{key}.init.connection", address.strip())
         except ConfigError as exc:
             raise c.fail(exc.key or f"{key}.init.connection", exc.reason) from None
+    if role is SwitchMatrix and init.get("on_load", "raise") not in ON_LOAD:
+        raise c.fail(f"{key}.init.on_load", f"{init['on_load']!r}; valid: "
+                                            f"{', '.join(ON_LOAD)}")
     if role is FieldCoil and options.get("field_per_current") == 0:
         raise c.fail(f"{key}.init.field_per_current", "must not be zero")
     for section in ("parameters", "add_parameters"):
@@ -342,8 +346,17 @@ class LabStation(Station):
                               f"at {spec.address}: {exc}", file=self.spec.file,
                               key=spec.key) from exc
         assert isinstance(role, Role)
+        if isinstance(role, SwitchMatrix):
+            role.energized, role.make_safe = self.energized, self.safe_state
         self.roles[name] = role
         return role
+
+    def energized(self) -> list[str]:
+        """What is on that a switch matrix would route: RF sources with their output on,
+        current sources with their output on (read fresh from each instrument)."""
+        on = [f"{r.name}: RF on" for r in self.by_role(RFSource) if r.read("output")]
+        return on + [f"{r.name}: output on at {format_quantity(r.number('current'), 'A')}"
+                     for r in self.by_role(CurrentSource) if r.read("output")]
 
     def by_role(self, role: type[Role]) -> list[Role]:
         """The connected instruments of one role."""

@@ -11,11 +11,13 @@ from labrf.roles.field_coil import FieldCoil, Gaussmeter
 from labrf.roles.limits import HARD_LIMITS, Limits
 from labrf.roles.rf_source import RFSource
 from labrf.roles.spectrum_analyzer import SpectrumAnalyzer, Trace
+from labrf.roles.switch_matrix import SwitchMatrix
 from labrf.roles.voltmeter import Voltmeter
 
 #: Role classes by name, as a station file's ``type`` names them (``labrf.roles.<Name>``).
 ROLES = {cls.__name__: cls for cls in (RFSource, SpectrumAnalyzer, Voltmeter,
-                                       CurrentSource, FieldCoil, Gaussmeter)}
+                                       CurrentSource, FieldCoil, Gaussmeter, SwitchMatrix)}
 
 __all__ = ["HARD_LIMITS", "ROLES", "Binding", "CurrentSource", "FieldCoil", "Gaussmeter",
-           "Limits", "RFSource", "Role", "SpectrumAnalyzer", "Trace", "Voltmeter"]
+           "Limits", "RFSource", "Role", "SpectrumAnalyzer", "SwitchMatrix", "Trace",
+           "Voltmeter"]

@@ -290,3 +290,25 @@ def test_2182_and_6221_measure_a_junction_on_fixed_ranges() -> None:
         cs.adapter.close()
         nv.adapter.close()
         bench.close()
+
+
+def test_3706a_protocol() -> None:
+    from labrf.drivers.keithley import Keithley3706A
+
+    with expected_protocol(Keithley3706A, [
+            ("channel.connectrule = 1", None),
+            ("print(channel.connectrule)", "1.00000e+00"),
+            ("channel.exclusiveclose('1101,1202')", None),
+            ("print(channel.getclose('allslots'))", "1101;1202"),
+            ("channel.open('allslots')", None),
+            ("print(channel.getclose('allslots'))", "nil"),
+            ("print(errorqueue.count)", "1.00000e+00"),
+            ("print(errorqueue.next())", "1115\tParameter error: channel 1999\t2\t0"),
+    ]) as switch:
+        switch.connect_rule = "break_before_make"
+        assert switch.connect_rule == "break_before_make"
+        switch.exclusive_close("1101,1202")
+        assert switch.closed_channels == ["1101", "1202"]
+        switch.open_all()
+        assert switch.closed_channels == []
+        assert switch.check_errors() == [(1115, "Parameter error: channel 1999")]

@@ -27,7 +27,8 @@ backplane relay does not energize while the card's interlock is disengaged (-221
 
 Each relay operation takes ``RELAY_TIME`` of instrument time; ``exclusiveclose`` under
 ``BREAK_BEFORE_MAKE`` (the default) opens before it closes. ``transitions`` records every
-relay change with its instrument time, for tests of switching order.
+relay change with its instrument time and the number of world drives before it, for tests
+of switching order and of what was on when a relay moved.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Transition:
     time: float
     channel: str
     closed: bool
+    drives_before: int  #: how many world drives had happened (``World.drives``)
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -218,7 +220,8 @@ class Keithley3706A(Emulator):
             raise ScpiError(-221, f"interlock disengaged: {channel} cannot energize")
         self.spend(RELAY_TIME + self.delays.get(channel, 0.0))
         (self.closed.add if closed else self.closed.discard)(channel)
-        self.transitions.append(Transition(self.cursor, channel, closed))
+        self.transitions.append(Transition(self.cursor, channel, closed,
+                                           len(self.world.drives)))
 
     def _close(self, channels: list[str], exclusive_of: list[str] | None = None) -> None:
         with_planes = list(dict.fromkeys(
