@@ -91,37 +91,29 @@ def _cmd_station_safe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_campaign_check(args: argparse.Namespace) -> int:
+    from labrf.campaign import Reference, read_campaign
+
+    campaign = read_campaign(args.campaign_file)
+    print(f"campaign {campaign.name}: station {campaign.station.file}, switch "
+          f"'{campaign.switch}', {len(campaign.devices)} devices x {len(campaign.steps)} "
+          f"procedures = {campaign.runs} runs; on failure: {campaign.on_failure}"
+          + (f" ({campaign.retries} retries)" if campaign.on_failure == "retry" else ""))
+    for step in campaign.steps:
+        values = [f"{k}={{{v.procedure}.{v.key}}}{v.offset:+g}" if isinstance(v, Reference)
+                  else f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                  for k, v in step.parameters.items()]
+        accept = [f"{k} in [{lo:g}, {hi:g}]" for k, (lo, hi) in step.accept.items()]
+        print(f"  {step.procedure}: {', '.join(values) or 'defaults'}; accept: "
+              f"{', '.join(accept) or 'any fit'}")
+    for device in campaign.devices.values():
+        print(f"  {device.name}: channels {device.channels}, position "
+              f"{device.position[0]},{device.position[1]}")
+    return 0
+
+
 def _parameter_option(name: str) -> str:
     return "--" + name.replace("_", "-")
-
-
-def _parse_value(parameter: Any, text: str) -> Any:
-    """A command-line value in the procedure parameter's unit ("200 MHz" -> 2e8)."""
-    from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter
-
-    from labrf.units import to_si
-
-    units = getattr(parameter, "units", None) or ""
-    if isinstance(parameter, BooleanParameter):
-        return text.lower() in ("1", "true", "yes", "on")
-    if isinstance(parameter, IntegerParameter):
-        return int(text)
-    if isinstance(parameter, FloatParameter):
-        if units in ("dBm", "dB"):
-            return to_si(text.replace("dBm", "dB") if units == "dBm" else text, "dB") \
-                if not _is_number(text) else float(text)
-        if units in ("", "PLC"):
-            return float(text)
-        return to_si(text if not _is_number(text) else float(text), units)
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _common_run_options(parser: argparse.ArgumentParser) -> None:
@@ -133,7 +125,7 @@ def _common_run_options(parser: argparse.ArgumentParser) -> None:
 
 def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
     from labrf.data import use_database
-    from labrf.runner import configured, procedure_class, procedures, run
+    from labrf.runner import configured, parse_value, procedure_class, procedures, run
     from labrf.station import load_station
 
     if args.procedure is None:
@@ -165,7 +157,7 @@ def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
         if text is None or name not in params:
             continue
         try:
-            values[name] = _parse_value(params[name], text)
+            values[name] = parse_value(params[name], text)
         except (LabrfError, ValueError) as exc:
             raise UsageError(f"{_parameter_option(name)} {text!r}: {exc}") from None
         if isinstance(values[name], float) and not math.isfinite(values[name]):
@@ -418,6 +410,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                "currents and fields ramped to zero)")
     safe.add_argument("station_file")
     safe.set_defaults(func=_cmd_station_safe)
+    campaign = sub.add_parser("campaign", help="campaigns over the devices of a chip")
+    campaign_sub = campaign.add_subparsers(dest="campaign_command", required=True)
+    check_campaign = campaign_sub.add_parser("check", help="validate a campaign file and "
+                                                           "its station; print the plan")
+    check_campaign.add_argument("campaign_file")
+    check_campaign.set_defaults(func=_cmd_campaign_check)
     _add_twin(sub)
     return parser
 

@@ -38,6 +38,7 @@ from labrf.errors import LabrfError, UsageError
 from labrf.procedure import LabProcedure
 from labrf.signals import StopSignal, describe, shielded, stop_behind
 from labrf.station import LabStation
+from labrf.units import to_si
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +293,34 @@ def prerequisites(cls: type[LabProcedure], station: LabStation, db: str | Path,
             found[required] = {"run_id": ds.run_id,
                                "fit": json.loads(ds.metadata.get("labrf_fit", "{}"))}
     return found
+
+
+def parse_value(parameter: Any, text: str) -> Any:
+    """A value typed by a person (command line, campaign file) in the procedure
+    parameter's unit ("200 MHz" -> 2e8)."""
+    from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter
+
+    units = getattr(parameter, "units", None) or ""
+    if isinstance(parameter, BooleanParameter):
+        return text.lower() in ("1", "true", "yes", "on")
+    if isinstance(parameter, IntegerParameter):
+        return int(text)
+    if isinstance(parameter, FloatParameter):
+        if units in ("dBm", "dB"):
+            return to_si(text.replace("dBm", "dB") if units == "dBm" else text, "dB") \
+                if not _is_number(text) else float(text)
+        if units in ("", "PLC"):
+            return float(text)
+        return to_si(text if not _is_number(text) else float(text), units)
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def valid_values(parameter: Any) -> str:

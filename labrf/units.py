@@ -89,6 +89,23 @@ def _to_si(value: Any, unit: str) -> float:
         raise UnitError(f"'{value}' cannot be read as a quantity in {unit}: {exc}") from exc
 
 
+def to_base(value: Any) -> float:
+    """A number, or a quantity string in any unit ("200 MHz", "80 ohm", "20 mV/mW"), as
+    a float in SI base units; UnitError if it is neither (or not finite)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise UnitError(f"{value!r} is not a number or a quantity such as '200 MHz'")
+    if isinstance(value, str):
+        try:
+            value = _registry().Quantity(value.strip()).to_base_units().magnitude
+        except Exception as exc:  # pint raises several unrelated types
+            raise UnitError(f"{value!r} is not a number or a quantity such as '200 MHz' "
+                            f"({exc})") from None
+    number = float(value)
+    if not math.isfinite(number):
+        raise UnitError(f"{value!r} is not finite")
+    return number
+
+
 _PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "u"),
              (1e-9, "n"))
 
