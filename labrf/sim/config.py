@@ -96,7 +96,10 @@ _NETWORK = {
     "monitor_coupling": ("dB", -100.0, 0.0),
     "path_imbalance": ("dB", 0.0, 10.0),
 }
-DEVICE_KINDS = ("mtj", "amplifier", "coil", "network")
+DEVICE_KINDS = ("mtj", "amplifier", "coil", "network", "chip")
+#: Models that route a chip's devices to the bench: the switch's rows, columns per card.
+SWITCH_MODELS = {"keithley3706a": (6, 16)}
+FAULTS = ("shorted", "open")
 #: Terminals of a network device and their kinds: ``rf_input`` (RF sources, through the
 #: splitter), ``probe`` (an RF source injecting into the output chain through the
 #: combiner's coupled port, to calibrate the output synapses), ``monitor`` (the combiner's
@@ -123,6 +126,7 @@ class MtjConfig:
     junction: JunctionParams
     field_from: str | None = None
     kind: str = "mtj"
+    fault: str | None = None  #: "shorted" or "open": a bad device of a chip
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,8 @@ class SimulationConfig:
     devices: dict[str, DeviceConfig] = field(default_factory=dict)
     instruments: dict[str, InstrumentConfig] = field(default_factory=dict)
     file: str | None = None
+    #: "<switch>.row<R>" -> the chip's devices on the switch's columns 1, 2, ... in order
+    routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class _Reader:
@@ -279,6 +285,11 @@ def parse_simulation(section: Any, addresses: dict[str, str], file: str | None =
             raise r.fail(f"{root}.devices.{name}.kind",
                          f"{kind!r} is not a device kind; valid: {', '.join(DEVICE_KINDS)}")
         kinds[name] = kind
+    raw_instruments = r.mapping(data.get("instruments"), f"{root}.instruments")
+    for name, inst in raw_instruments.items():
+        if isinstance(inst, dict) and inst.get("model") in SWITCH_MODELS and "chip" in inst:
+            for row in range(1, SWITCH_MODELS[inst["model"]][0] + 1):
+                kinds[f"{name}.row{row}"] = "route"
     for name, kind in list(kinds.items()):
         if kind == "network":
             for terminal, terminal_kind in NETWORK_TERMINALS.items():
@@ -302,9 +313,12 @@ def parse_simulation(section: Any, addresses: dict[str, str], file: str | None =
             if coil is not None:
                 coil = r.name_ref(coil, f"{key}.field_from", kinds, ("coil",))
             devices[name] = MtjConfig(name, diode, osc, junction, coil)
+        elif kinds[name] == "chip":
+            devices.update(_chip(r, name, dev, key, kinds))
         elif kinds[name] == "amplifier":
             r.only(dev, key, ["kind", "input", *_AMPLIFIER])
-            source = r.name_ref(dev.get("input"), f"{key}.input", kinds, ("mtj", "neuron"))
+            source = r.name_ref(dev.get("input"), f"{key}.input", kinds,
+                                ("mtj", "neuron", "route"))
             values = {k: r.quantity(dev[k], f"{key}.{k}", *_AMPLIFIER[k])
                       for k in _AMPLIFIER if k in dev}
             devices[name] = AmplifierConfig(name, source, **values)
@@ -316,7 +330,6 @@ def parse_simulation(section: Any, addresses: dict[str, str], file: str | None =
                 {k: v for k, v in dev.items() if k != "kind"}, key, _COIL, CoilParams))
 
     instruments: dict[str, InstrumentConfig] = {}
-    raw_instruments = r.mapping(data.get("instruments"), f"{root}.instruments")
     for name, inst in raw_instruments.items():
         key = f"{root}.instruments.{name}"
         inst = r.mapping(inst, key)
@@ -360,7 +373,61 @@ def parse_simulation(section: Any, addresses: dict[str, str], file: str | None =
             raise r.fail(f"instruments.{inst.name}.address",
                          f"{inst.address} is already used by '{seen[canonical]}'")
         seen[canonical] = inst.name
-    return SimulationConfig(int(seed), line, noise, variability, devices, instruments, file)
+    routes: dict[str, tuple[str, ...]] = {}
+    for inst in instruments.values():
+        if inst.model in SWITCH_MODELS and "chip" in inst.wiring:
+            rows, columns = SWITCH_MODELS[inst.model]
+            chip = inst.wiring["chip"]
+            members = tuple(n for n, d in devices.items()
+                            if isinstance(d, MtjConfig) and n.startswith(f"{chip}.J"))
+            if len(members) > columns:
+                raise r.fail(f"{root}.instruments.{inst.name}.chip",
+                             f"chip '{chip}' has {len(members)} devices; the "
+                             f"{inst.model}'s card has {columns} columns")
+            for row in range(1, rows + 1):
+                routes[f"{inst.name}.row{row}"] = members
+    return SimulationConfig(int(seed), line, noise, variability, devices, instruments, file,
+                            routes)
+
+
+def _chip(r: _Reader, name: str, dev: dict[str, Any], key: str, kinds: dict[str, str]
+          ) -> dict[str, MtjConfig]:
+    """A chip: ``rows`` x ``columns`` junctions from one template, named ``<chip>.J<r><c>``
+    in row-major order (the switch's columns 1, 2, ...), some of them ``shorted`` or
+    ``open``."""
+    r.only(dev, key, ["kind", "rows", "columns", "field_from", "spin_diode", "oscillator",
+                      "junction", *FAULTS])
+    size = {}
+    for axis in ("rows", "columns"):
+        value = dev.get(axis)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 9:
+            raise r.fail(f"{key}.{axis}", f"must be an integer from 1 to 9, got {value!r}")
+        size[axis] = value
+    labels = [f"J{i}{j}" for i in range(1, size["rows"] + 1)
+              for j in range(1, size["columns"] + 1)]
+    faults: dict[str, str] = {}
+    for fault in FAULTS:
+        listed = dev.get(fault) or []
+        if not isinstance(listed, list):
+            raise r.fail(f"{key}.{fault}", "must be a list of device labels, e.g. [J23]")
+        for label in listed:
+            if label not in labels:
+                raise r.fail(f"{key}.{fault}", f"{label!r} is not a device of this chip; "
+                                               f"its devices: {labels[0]} to {labels[-1]}")
+            if label in faults:
+                raise r.fail(f"{key}.{fault}", f"{label} is already {faults[label]}")
+            faults[label] = fault
+    osc = r.params(dev.get("oscillator") or {}, f"{key}.oscillator", _OSCILLATOR,
+                   OscillatorParams)
+    diode = r.params(dev.get("spin_diode") or {}, f"{key}.spin_diode", _SPIN_DIODE,
+                     SpinDiodeParams, threshold_current=osc.threshold_current)
+    junction = r.params(dev.get("junction") or {}, f"{key}.junction", _JUNCTION,
+                        JunctionParams)
+    coil = dev.get("field_from")
+    if coil is not None:
+        coil = r.name_ref(coil, f"{key}.field_from", kinds, ("coil",))
+    return {f"{name}.{label}": MtjConfig(f"{name}.{label}", diode, osc, junction, coil,
+                                         fault=faults.get(label)) for label in labels}
 
 
 def _network(r: _Reader, name: str, dev: dict[str, Any], key: str) -> NetworkConfig:

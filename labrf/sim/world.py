@@ -96,6 +96,7 @@ class Drive:
     limit: float  #: the dc source's compliance (V or A), the coil supply's limit; rf: Hz
 
 
+OPEN_RESISTANCE = 1e12  #: ohm, an open device of a chip (a broken bond or contact)
 DRIVE_LOG_LENGTH = 100_000  #: drives kept in World.drives (the oldest are dropped)
 
 
@@ -203,6 +204,8 @@ class World:
         #: wiring target -> (network, terminal) for every network terminal
         self._terminals = {f"{name}.{terminal}": (name, terminal)
                            for name in self.networks for terminal in NETWORK_TERMINALS}
+        self.routes = config.routes
+        self._closed: dict[str, frozenset[str]] = {}  #: a switch's closed channels
         self._version = 0  #: bumped by every drive; a network's last pass is kept till then
         self._rf: dict[str, RfOutput] = {}
         self._dc: dict[str, _DcDrive] = {}
@@ -266,11 +269,41 @@ class World:
                 f"instrument '{instrument}' has no '{port}' connection in the simulation "
                 f"section; its wiring: {self.wiring.get(instrument, {})}") from None
 
+    # ------------------------------------------------------------------ routing
+
+    def route(self, switch: str, closed: frozenset[str], t: float) -> None:
+        """Switch ``switch`` now has ``closed`` channels (``SRCC``); the devices its rows
+        reach change at once (what flows through them is checked at ``t``)."""
+        self._closed[switch] = closed
+        self._version += 1
+        if any(route.startswith(f"{switch}.row") for route in self.routes):
+            self._settle_magnetics(t)
+            self._check_breakdown(t)
+
+    def _resolve(self, target: str | None) -> str | None:
+        """The device a wiring target reaches: itself, or through a switch row the
+        device of the first closed column on that row (None when none is closed)."""
+        if target not in self.routes:
+            return target
+        switch, _, row = target.rpartition(".row")
+        closed = self._closed.get(switch, frozenset())
+        for column, device in enumerate(self.routes[target], start=1):
+            if f"1{row}{column:02d}" in closed:
+                return device
+        return None
+
+    def _floating(self, instrument: str) -> bool:
+        """Whether ``instrument`` is wired through a switch row that reaches nothing."""
+        ports = self.wiring.get(instrument, {})
+        return any(ports.get(p) in self.routes and self._resolve(ports[p]) is None
+                   for p in ("input", "output"))
+
     def _junction_of(self, instrument: str) -> _JunctionState:
         ports = self.wiring.get(instrument, {})
         for port in ("input", "output"):
-            if port in ports and ports[port] in self.junctions:
-                return self.junctions[ports[port]]
+            target = self._resolve(ports.get(port))
+            if target in self.junctions:
+                return self.junctions[target]
         raise SimulationError(f"instrument '{instrument}' is not wired to a junction; "
                               f"its wiring: {ports}")
 
@@ -335,15 +368,17 @@ class World:
 
     def _resistance(self, j: _JunctionState, t: float) -> float:
         p = j.config.junction
-        if j.broken:
+        if j.broken or j.config.fault == "shorted":
             return p.shorted_resistance
+        if j.config.fault == "open":
+            return OPEN_RESISTANCE
         h = play(j.free_layer, self._field_at(j, t), p.switching_field)
         return float(junction_model.resistance(p, junction_model.free_layer(p, h)))
 
     def _rf_power_at(self, j: _JunctionState) -> list[tuple[float, float]]:
         return [(self._rf[inst].frequency, self._rf[inst].power)
                 for inst, ports in self.wiring.items()
-                if ports.get("output") == j.config.name and inst in self._rf]
+                if self._resolve(ports.get("output")) == j.config.name and inst in self._rf]
 
     def _dc_state(self, j: _JunctionState, r: float) -> tuple[float, float, set[str]]:
         """Current (A), ohmic voltage (V) and the instruments in compliance."""
@@ -353,7 +388,7 @@ class World:
         """Current (A) the DC sources wired to ``target`` drive through its ``r`` ohm, the
         voltage across it (V) and the instruments in compliance."""
         drives = {inst: self._dc[inst] for inst, ports in self.wiring.items()
-                  if ports.get("output") == target and inst in self._dc
+                  if self._resolve(ports.get("output")) == target and inst in self._dc
                   and self._dc[inst].on}
         limited: set[str] = set()
         voltage_sources = {k: d for k, d in drives.items() if d.mode == "voltage"}
@@ -398,11 +433,14 @@ class World:
         terminal = self._terminal_of(instrument)
         if terminal is not None:
             return self._terminal_reading(instrument, *terminal)
+        if self._floating(instrument):  # an open circuit: a driving source in compliance
+            drive = self._dc.get(instrument)
+            return DcReading(0.0, 0.0, drive is not None and drive.on and drive.level != 0)
         j = self._junction_of(instrument)
         r = self._resistance(j, t)
         current, voltage, limited = self._dc_state(j, r)
         tones = self._rf_power_at(j)
-        if tones and not j.broken:
+        if tones and not j.broken and j.config.fault is None:
             p = j.config.spin_diode
             field = self._field_at(j, t)
             freqs, powers = np.array(tones).T
@@ -516,10 +554,12 @@ class World:
 
     def _emitters(self, instrument: str) -> tuple[list[_JunctionState], float]:
         source = self._port(instrument, "input")
+        gain = 1.0
         if source in self.amplifiers:
             amp = self.amplifiers[source]
-            return [self.junctions[amp.input]], float(db_to_ratio(amp.gain))
-        return [self.junctions[source]], 1.0
+            source, gain = amp.input, float(db_to_ratio(amp.gain))
+        device = self._resolve(source)
+        return ([self.junctions[device]] if device is not None else []), gain
 
     def spectrum(self, instrument: str, t: float, freqs: np.ndarray, rbw: float) -> np.ndarray:
         """Power in W that each point of an analyzer's trace receives from emission lines
@@ -531,7 +571,7 @@ class World:
         junctions, gain = self._emitters(instrument)
         total = np.zeros(np.shape(freqs))
         for j in junctions:
-            if j.broken:
+            if j.broken or j.config.fault is not None:
                 continue
             current, _, _ = self._dc_state(j, self._resistance(j, t))
             p = j.config.oscillator
@@ -582,6 +622,7 @@ class World:
                 },
                 "broken": j.broken,
                 "broken_at": j.broken_at,
+                "fault": c.fault,
             }
         for name, coil in self.coils.items():
             devices[name] = {"kind": "coil", **describe_params(coil.params)}

@@ -37,7 +37,8 @@ class MG3692C(Emulator):
     model: ClassVar[str] = "mg3692c"
     idn: ClassVar[str] = "ANRITSU,MG3692C,123456,2.20"
     options: ClassVar[str] = "2A,4"
-    ports: ClassVar[dict[str, tuple[str, ...]]] = {"output": ("mtj", "rf_input", "probe")}
+    ports: ClassVar[dict[str, tuple[str, ...]]] = {"output": ("mtj", "rf_input", "probe",
+                                                                   "route")}
     self_test_time: ClassVar[float] = 20.0
     boot_time: ClassVar[float] = 45.0
 

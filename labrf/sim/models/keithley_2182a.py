@@ -248,7 +248,7 @@ class Keithley2182A(ScpiStatusModel, Emulator):
     error_queue_size = 10
     error_texts: ClassVar[dict[int, str]] = {
         -211: "Trigger ignored", -213: "Init ignored", -214: "Trigger deadlock"}
-    ports: ClassVar[dict[str, tuple[str, ...]]] = {"input": ("mtj", "chain")}
+    ports: ClassVar[dict[str, tuple[str, ...]]] = {"input": ("mtj", "chain", "route")}
     self_test_time = 3.0
     boot_time = 10.0
 

@@ -351,7 +351,7 @@ class Keithley2400(ScpiStatusModel, Emulator):
         803: "Not permitted with OUTPUT off",
     }
     ports: ClassVar[dict[str, tuple[str, ...]]] = {"output": ("mtj", "control_line",
-                                                              "neuron")}
+                                                              "neuron", "route")}
 
     # ------------------------------------------------------------------ life cycle
 

@@ -171,6 +171,8 @@ class Keithley3706A(Emulator):
     idn: ClassVar[str] = "Keithley Instruments Inc., Model 3706A, 04089761, 01.56a"
     error_texts: ClassVar[dict[int, str]] = TSP_ERRORS
     interlock: ClassVar[int] = 3  #: both interlocks engaged (a card in its chassis)
+    #: the chip whose devices sit on the card's columns (``<chip>.J11`` on column 1, ...)
+    ports: ClassVar[dict[str, tuple[str, ...]]] = {"chip": ("chip",)}
 
     def on_reset(self) -> None:
         self.closed: set[str] = set()
@@ -220,6 +222,7 @@ class Keithley3706A(Emulator):
             raise ScpiError(-221, f"interlock disengaged: {channel} cannot energize")
         self.spend(RELAY_TIME + self.delays.get(channel, 0.0))
         (self.closed.add if closed else self.closed.discard)(channel)
+        self.world.route(self.name, frozenset(self.closed), self.cursor)
         self.transitions.append(Transition(self.cursor, channel, closed,
                                            len(self.world.drives)))
 

@@ -204,7 +204,7 @@ class Keithley6221(ScpiStatusModel, Emulator):
     commands = COMMANDS
     error_queue_size = 10
     ports: ClassVar[dict[str, tuple[str, ...]]] = {"output": ("mtj", "control_line",
-                                                              "neuron")}
+                                                              "neuron", "route")}
     self_test_time = 2.0
     boot_time = 10.0
 

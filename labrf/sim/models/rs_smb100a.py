@@ -72,7 +72,8 @@ class SMB100A(RohdeSchwarzReplies, Emulator):
     model: ClassVar[str] = "smb100a"
     idn: ClassVar[str] = "Rohde&Schwarz,SMB100A,1406.6000k03/101234,3.1.19.15-3.50.124.73"
     options: ClassVar[str] = "SMB-B1,SMB-B106,SMB-K22,SMB-K23"
-    ports: ClassVar[dict[str, tuple[str, ...]]] = {"output": ("mtj", "rf_input", "probe")}
+    ports: ClassVar[dict[str, tuple[str, ...]]] = {"output": ("mtj", "rf_input", "probe",
+                                                                   "route")}
     self_test_time: ClassVar[float] = 10.0
     boot_time: ClassVar[float] = 60.0
 
