@@ -6,8 +6,8 @@ route). It never switches with power on through the matrix: before any relay mov
 asks the station what is energized (an RF source with its output on, a current source
 with its output on). With ``on_load="raise"`` (the default) that refuses the switch,
 naming what is on; with ``on_load="safe"`` the station is first put in its safe state
-(RF off, currents ramped to zero). Its own safe state is every relay open (the station
-makes sources safe before it opens the matrix).
+(RF off, currents ramped to zero). Its own safe state moves no relay: the device stays
+on instruments at zero output rather than floating.
 """
 
 from __future__ import annotations
@@ -104,8 +104,10 @@ class SwitchMatrix(Role):
                                   f"closed {','.join(closed) or 'nothing'}; all opened again")
 
     def safe_state(self) -> None:
-        """Every relay open (never under load: the station makes sources safe first)."""
-        self.call("open_all")
+        """Nothing moves: the route stays closed, so the device stays on the bench's
+        instruments, which the station has just set to zero output. Opening it would
+        leave the junction floating (an electrostatic risk) and cut the next run on the
+        same device off its instruments; ``switch("")`` opens every relay."""
 
     def state_summary(self) -> str:
         closed = self.closed()
