@@ -33,7 +33,7 @@ from typing import Any
 from labrf.errors import ConfigError, LabrfError
 from labrf.runner import parse_value, procedure_class, procedures
 from labrf.sim.config import read_yaml
-from labrf.station import StationSpec, read_station
+from labrf.station import KeyChecker, StationSpec, read_station
 from labrf.units import to_base
 
 TOP_KEYS = ("campaign", "station", "switch", "devices", "procedures", "on_failure",
@@ -89,26 +89,7 @@ class Campaign:
         return len(self.devices) * len(self.steps)
 
 
-class _Reader:
-    def __init__(self, file: str) -> None:
-        self.file = file
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(message, file=self.file, key=key)
-
-    def mapping(self, value: Any, key: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a mapping, got {type(value).__name__}")
-        return value
-
-    def only(self, data: dict[str, Any], key: str, allowed: tuple[str, ...]) -> None:
-        for name in data:
-            if name not in allowed:
-                raise self.fail(f"{key}.{name}" if key else str(name),
-                                f"unknown key; valid: {', '.join(allowed)}")
-
-
-def _si(r: _Reader, value: Any, key: str) -> float:
+def _si(r: KeyChecker, value: Any, key: str) -> float:
     """A number, or a quantity string in any unit, in SI base units."""
     try:
         return to_base(value)
@@ -116,7 +97,7 @@ def _si(r: _Reader, value: Any, key: str) -> float:
         raise r.fail(key, str(exc)) from None
 
 
-def _station(r: _Reader, data: dict[str, Any], here: Path) -> StationSpec:
+def _station(r: KeyChecker, data: dict[str, Any], here: Path) -> StationSpec:
     name = data.get("station")
     if not isinstance(name, str) or not name.strip():
         raise r.fail("station", "missing: name the station file (e.g. sim_chip.yaml)")
@@ -127,7 +108,7 @@ def _station(r: _Reader, data: dict[str, Any], here: Path) -> StationSpec:
         raise r.fail("station", str(exc)) from None
 
 
-def _switch(r: _Reader, data: dict[str, Any], station: StationSpec) -> str:
+def _switch(r: KeyChecker, data: dict[str, Any], station: StationSpec) -> str:
     from labrf.roles import SwitchMatrix
 
     switches = [n for n, s in station.instruments.items() if s.role is SwitchMatrix]
@@ -144,7 +125,7 @@ def _switch(r: _Reader, data: dict[str, Any], station: StationSpec) -> str:
     return str(name)
 
 
-def _devices(r: _Reader, data: dict[str, Any]) -> dict[str, Device]:
+def _devices(r: KeyChecker, data: dict[str, Any]) -> dict[str, Device]:
     raw = data.get("devices")
     if raw is None:
         raise r.fail("devices", "missing: name the devices, e.g. J11: {channels: "
@@ -186,7 +167,7 @@ def _devices(r: _Reader, data: dict[str, Any]) -> dict[str, Device]:
     return devices
 
 
-def _parameter(r: _Reader, parameter: Any, value: Any, key: str, earlier: list[str]
+def _parameter(r: KeyChecker, parameter: Any, value: Any, key: str, earlier: list[str]
                ) -> Any:
     if isinstance(value, str) and value.strip().startswith("{"):
         match = _REFERENCE.fullmatch(value.strip())
@@ -210,7 +191,7 @@ def _parameter(r: _Reader, parameter: Any, value: Any, key: str, earlier: list[s
         raise r.fail(key, f"{value!r}: {exc}") from None
 
 
-def _steps(r: _Reader, data: dict[str, Any]) -> list[Step]:
+def _steps(r: KeyChecker, data: dict[str, Any]) -> list[Step]:
     raw = data.get("procedures")
     if not isinstance(raw, list) or not raw:
         raise r.fail("procedures", "must be a non-empty list of {procedure, parameters, "
@@ -255,7 +236,7 @@ def _steps(r: _Reader, data: dict[str, Any]) -> list[Step]:
 
 def parse_campaign(data: Any, file: str) -> Campaign:
     """Validate a campaign mapping read from ``file`` (its station is read too)."""
-    r = _Reader(file)
+    r = KeyChecker(file)
     data = r.mapping(data, "")
     r.only(data, "", TOP_KEYS)
     name = data.get("campaign")

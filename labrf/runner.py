@@ -36,7 +36,7 @@ from labrf.data import (
 )
 from labrf.errors import LabrfError, UsageError
 from labrf.procedure import LabProcedure
-from labrf.signals import StopSignal, describe, shielded, stop_behind
+from labrf.signals import describe, shielded, signal_name, stop_behind
 from labrf.station import LabStation
 from labrf.units import to_si
 
@@ -84,12 +84,6 @@ class RunResult:
     def json_line(self) -> str:
         fields = {k: v for k, v in asdict(self).items() if k != "extra"}
         return json.dumps({**fields, **self.extra}, default=_jsonable)
-
-
-def _signal_name(exc: KeyboardInterrupt | None) -> str | None:
-    if exc is None:
-        return None
-    return exc.name if isinstance(exc, StopSignal) else "SIGINT"
 
 
 def _jsonable(value: Any) -> Any:
@@ -223,7 +217,7 @@ class Runner:
         return RunResult(run_id, status, fit, plot, str(self.db), self.points,
                          station.clock.now() - t0, time.perf_counter() - wall0,
                          self._retries(), error.splitlines()[0] if error else None, extra,
-                         _signal_name(self.stopped_by))
+                         signal_name(self.stopped_by) if self.stopped_by else None)
 
     def _wind_down(self, status: str, error: str | None) -> tuple[str, str | None]:
         """Procedure shutdown and the station's safe state, whatever happened (a stop

@@ -58,6 +58,11 @@ def stop_behind(exc: BaseException) -> KeyboardInterrupt | None:
     return None
 
 
+def signal_name(exc: KeyboardInterrupt) -> str:
+    """The stop signal's name ("SIGINT" for a bare KeyboardInterrupt)."""
+    return exc.name if isinstance(exc, StopSignal) else "SIGINT"
+
+
 def exit_code(exc: KeyboardInterrupt) -> int:
     """128 + the signal's number (130 for a bare KeyboardInterrupt: SIGINT)."""
     return 128 + (exc.signum if isinstance(exc, StopSignal) else signal.SIGINT)

@@ -99,7 +99,9 @@ class StationSpec:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
-class _Checker:
+class KeyChecker:
+    """Builds ConfigErrors naming a file and a dotted key (station and campaign files)."""
+
     def __init__(self, file: str) -> None:
         self.file = file
 
@@ -120,7 +122,7 @@ class _Checker:
                                 f"unknown key; valid: {', '.join(allowed)}")
 
 
-def _schema_check(c: _Checker, instruments: dict[str, Any]) -> None:
+def _schema_check(c: KeyChecker, instruments: dict[str, Any]) -> None:
     """QCoDeS's own station schema, its first violation reported by key."""
     schema = json.loads(Path(SCHEMA_TEMPLATE_PATH).read_text())
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(
@@ -141,7 +143,7 @@ def _role_options(role: type[Role]) -> list[str]:
     return names
 
 
-def _instrument(c: _Checker, name: str, entry: dict[str, Any], limits: Limits
+def _instrument(c: KeyChecker, name: str, entry: dict[str, Any], limits: Limits
                 ) -> InstrumentSpec:
     key = f"instruments.{name}"
     c.only(entry, key, INSTRUMENT_KEYS)
@@ -220,7 +222,7 @@ def _instrument(c: _Checker, name: str, entry: dict[str, Any], limits: Limits
                           init.get("gaussmeter"))
 
 
-def _finite_everywhere(c: _Checker, value: Any, key: str) -> None:
+def _finite_everywhere(c: KeyChecker, value: Any, key: str) -> None:
     """ConfigError naming the first key whose value is NaN or infinite (YAML's .nan and
     .inf), anywhere in the file."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -234,7 +236,7 @@ def _finite_everywhere(c: _Checker, value: Any, key: str) -> None:
             _finite_everywhere(c, item, f"{key}[{index}]")
 
 
-def _check_address(c: _Checker, key: str, address: str) -> None:
+def _check_address(c: KeyChecker, key: str, address: str) -> None:
     """ConfigError unless ``address`` is a VISA resource string."""
     try:
         rname.parse_resource_name(address)
@@ -247,7 +249,7 @@ def _check_address(c: _Checker, key: str, address: str) -> None:
 
 def parse_station(data: Any, file: str) -> StationSpec:
     """Validate a station mapping read from ``file``."""
-    c = _Checker(file)
+    c = KeyChecker(file)
     data = c.mapping(data, "")
     c.only(data, "", TOP_KEYS)
     _finite_everywhere(c, data, "")
@@ -362,15 +364,19 @@ class LabStation(Station):
         """The connected instruments of one role."""
         return [r for r in self.roles.values() if isinstance(r, role)]
 
+    def safe_order(self) -> list[Role]:
+        """The connected instruments in the order they are made safe: RF sources, current
+        sources, field coils, then the rest."""
+        ordered = [r for kind in SAFE_ORDER for r in self.by_role(kind)]
+        return ordered + [r for r in self.roles.values() if r not in ordered]
+
     def safe_state(self) -> None:
         """RF off, then every current and field ramped to zero at its rate.
 
         Every instrument is tried even if one fails; SafeStateError lists the failures.
         """
         failures = []
-        ordered = [r for kind in SAFE_ORDER for r in self.by_role(kind)]
-        ordered += [r for r in self.roles.values() if r not in ordered]
-        for role in ordered:
+        for role in self.safe_order():
             try:
                 role.safe_state()
             except LabrfError as exc:
@@ -488,10 +494,8 @@ def make_safe(path: str | Path, *, clock: Clock | None = None) -> list[SafeRow]:
             except LabrfError as exc:
                 rows[name] = SafeRow(name, spec.instruments[name].role.__name__, "",
                                      f"FAILED: not reached: {exc}", False)
-        ordered = [r for kind in SAFE_ORDER for r in station.by_role(kind)]
-        ordered += [r for r in station.roles.values() if r not in ordered]
         with shielded():
-            for role in ordered:
+            for role in station.safe_order():
                 row = rows[role.name]
                 try:
                     role.safe_state()

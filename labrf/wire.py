@@ -52,10 +52,6 @@ class Link:
     stop_bits: float = 1
     flow_control: str = "none"
 
-    def serial_format(self) -> tuple[int, int, str, float, str]:
-        return (self.baud_rate, self.data_bits, self.parity, self.stop_bits,
-                self.flow_control)
-
     def describe(self, kind: str) -> str:
         """``"read LF, write LF"``, plus ``", 57600 baud 7O1, no flow control"`` on serial."""
         text = (f"read {TERMINATIONS[self.read_termination]}, "

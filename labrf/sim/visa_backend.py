@@ -27,7 +27,7 @@ from pyvisa.typing import VISARMSession, VISASession
 from pyvisa.util import LibraryPath
 
 from labrf.errors import ResourceNotFound
-from labrf.wire import FLOW_CONTROLS, PARITIES, STOP_BITS, Framer, MessageTooLong, link_kind
+from labrf.wire import Framer, MessageTooLong, link_kind
 
 if TYPE_CHECKING:
     from labrf.sim.bench import Bench
@@ -46,6 +46,12 @@ _DEFAULT_ATTRIBUTES: dict[int, Any] = {
     constants.VI_ATTR_RD_BUF_SIZE: 4096,
     constants.VI_ATTR_WR_BUF_SIZE: 4096,
 }
+#: The VISA attribute behind each serial option of ``labrf.wire.Link.visa_options``.
+_SERIAL_OPTIONS = {"baud_rate": constants.VI_ATTR_ASRL_BAUD,
+                   "data_bits": constants.VI_ATTR_ASRL_DATA_BITS,
+                   "parity": constants.VI_ATTR_ASRL_PARITY,
+                   "stop_bits": constants.VI_ATTR_ASRL_STOP_BITS,
+                   "flow_control": constants.VI_ATTR_ASRL_FLOW_CNTRL}
 #: A serial port's attributes before the client sets them (VISA's defaults).
 _SERIAL_ATTRIBUTES: dict[int, Any] = {
     constants.VI_ATTR_ASRL_BAUD: 9600,
@@ -67,12 +73,6 @@ class _Session:
     dropped: bool = False
     kind: str | None = None  #: "socket", "serial" or None (a bus with END)
     framer: Framer | None = None  #: the instrument's input side on a socket or serial port
-
-    def serial_format(self) -> tuple[int, int, int, int, int]:
-        a = self.attributes
-        return (int(a[constants.VI_ATTR_ASRL_BAUD]), int(a[constants.VI_ATTR_ASRL_DATA_BITS]),
-                int(a[constants.VI_ATTR_ASRL_PARITY]), int(a[constants.VI_ATTR_ASRL_STOP_BITS]),
-                int(a[constants.VI_ATTR_ASRL_FLOW_CNTRL]))
 
 
 class BenchVisaLibrary(VisaLibraryBase):
@@ -255,7 +255,6 @@ class BenchVisaLibrary(VisaLibraryBase):
 
 def _same_format(sess: _Session) -> bool:
     """Whether a serial session's line format is the instrument's."""
-    link = sess.emulator.link
-    wanted = (link.baud_rate, link.data_bits, int(PARITIES[link.parity]),
-              int(STOP_BITS[link.stop_bits]), int(FLOW_CONTROLS[link.flow_control]))
-    return sess.serial_format() == wanted
+    wanted = sess.emulator.link.visa_options("serial")
+    return all(int(sess.attributes[attribute]) == int(wanted[option])
+               for option, attribute in _SERIAL_OPTIONS.items())
