@@ -32,6 +32,7 @@ from typing import Any
 
 from labrf.errors import ConfigError, LabrfError
 from labrf.runner import parse_value, procedure_class, procedures
+from labrf.shipped import campaign_path
 from labrf.sim.config import read_yaml
 from labrf.station import KeyChecker, StationSpec, read_station
 from labrf.units import to_base
@@ -67,6 +68,7 @@ class Step:
     procedure: str
     parameters: dict[str, Any]  #: SI values, or References
     accept: dict[str, tuple[float, float]]  #: fit key -> (low, high), SI
+    accept_text: dict[str, str] = field(default_factory=dict)  #: as written: "[a, b]"
 
 
 @dataclass
@@ -97,13 +99,14 @@ def _si(r: KeyChecker, value: Any, key: str) -> float:
         raise r.fail(key, str(exc)) from None
 
 
-def _station(r: KeyChecker, data: dict[str, Any], here: Path) -> StationSpec:
+def _station(r: KeyChecker, data: dict[str, Any], file: Path) -> StationSpec:
     name = data.get("station")
     if not isinstance(name, str) or not name.strip():
         raise r.fail("station", "missing: name the station file (e.g. sim_chip.yaml)")
-    local = here / name
+    local = file.parent / name
+    here = local.exists() and local.resolve() != file.resolve()  # not the campaign itself
     try:
-        return read_station(local if local.exists() else name)
+        return read_station(local if here else name)
     except ConfigError as exc:
         raise r.fail("station", str(exc)) from None
 
@@ -220,7 +223,7 @@ def _steps(r: KeyChecker, data: dict[str, Any]) -> list[Step]:
             parameters[pname] = _parameter(r, options[pname], value,
                                            f"{key}.parameters.{pname}",
                                            [s.procedure for s in steps])
-        accept = {}
+        accept, accept_text = {}, {}
         for fit_key, bounds in r.mapping(entry.get("accept") or {}, f"{key}.accept").items():
             where = f"{key}.accept.{fit_key}"
             if not (isinstance(bounds, list) and len(bounds) == 2):
@@ -230,7 +233,8 @@ def _steps(r: KeyChecker, data: dict[str, Any]) -> list[Step]:
             if not low <= high:
                 raise r.fail(where, f"low {bounds[0]!r} is above high {bounds[1]!r}")
             accept[fit_key] = (low, high)
-        steps.append(Step(name, parameters, accept))
+            accept_text[fit_key] = f"[{bounds[0]}, {bounds[1]}]"
+        steps.append(Step(name, parameters, accept, accept_text))
     return steps
 
 
@@ -243,7 +247,7 @@ def parse_campaign(data: Any, file: str) -> Campaign:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise r.fail("campaign", f"{name!r}: give the campaign a name of letters, digits, "
                                  f"'-' and '_'")
-    station = _station(r, data, Path(file).parent)
+    station = _station(r, data, Path(file))
     switch = _switch(r, data, station)
     devices = _devices(r, data)
     steps = _steps(r, data)
@@ -260,7 +264,7 @@ def parse_campaign(data: Any, file: str) -> Campaign:
 
 def read_campaign(path: str | Path) -> Campaign:
     """Read and validate a campaign file (nothing is connected)."""
-    path = Path(path)
+    path = campaign_path(path)
     if not path.is_file():
         raise ConfigError("campaign file not found", file=str(path))
     try:

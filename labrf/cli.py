@@ -103,13 +103,35 @@ def _cmd_campaign_check(args: argparse.Namespace) -> int:
         values = [f"{k}={{{v.procedure}.{v.key}}}{v.offset:+g}" if isinstance(v, Reference)
                   else f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                   for k, v in step.parameters.items()]
-        accept = [f"{k} in [{lo:g}, {hi:g}]" for k, (lo, hi) in step.accept.items()]
+        accept = [f"{k} in {step.accept_text[k]}" for k in step.accept]
         print(f"  {step.procedure}: {', '.join(values) or 'defaults'}; accept: "
               f"{', '.join(accept) or 'any fit'}")
     for device in campaign.devices.values():
         print(f"  {device.name}: channels {device.channels}, position "
               f"{device.position[0]},{device.position[1]}")
     return 0
+
+
+def _cmd_campaign_run(args: argparse.Namespace) -> int:
+    from labrf.campaign import read_campaign
+    from labrf.campaign_run import run_campaign
+
+    result = run_campaign(read_campaign(args.campaign_file), args.db, resume=args.resume)
+    if args.json:
+        print(result.json_line())
+    else:
+        print(f"campaign {result.campaign} ({result.name}) {result.status}: "
+              f"{len(result.passed)} passed, {len(result.failed)} failed of "
+              f"{len(result.devices)} devices; {result.runs_made} runs made in "
+              f"{result.wall_time_s:.0f} s; db {result.db}")
+        for name in result.failed:
+            print(f"  {name}: {result.verdicts[name].reason}")
+        print(f"  report: labrf campaign report {result.campaign} --db {args.db}")
+    if result.error:
+        print(f"labrf: campaign {result.status}: {result.error}", file=sys.stderr)
+    if result.status == "aborted":
+        return 128 + signal.Signals[result.signal or "SIGINT"].value
+    return 0 if result.status == "completed" else 1
 
 
 def _parameter_option(name: str) -> str:
@@ -416,6 +438,18 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "its station; print the plan")
     check_campaign.add_argument("campaign_file")
     check_campaign.set_defaults(func=_cmd_campaign_check)
+    run_campaign = campaign_sub.add_parser(
+        "run", help="measure every device of a campaign file, one at a time, each "
+                    "measurement a run tagged with the campaign and the device")
+    run_campaign.add_argument("campaign_file")
+    run_campaign.add_argument("--resume", action="store_true",
+                              help="continue the latest campaign of this name in the "
+                                   "database: make only the runs it is missing")
+    run_campaign.add_argument("--db", default=str(DEFAULT_DB),
+                              help="database (default: %(default)s)")
+    run_campaign.add_argument("--json", action="store_true",
+                              help="print one JSON line at the end")
+    run_campaign.set_defaults(func=_cmd_campaign_run)
     _add_twin(sub)
     return parser
 

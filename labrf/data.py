@@ -349,6 +349,21 @@ def latest_run(db: str | Path, procedure: str, *, station_file: str | None = Non
     return found
 
 
+def runs_where(db: str | Path, **metadata: Any) -> list[Any]:
+    """The runs of ``db`` whose metadata has every ``key=value`` given (compared as text),
+    as QCoDeS datasets, oldest first; none if ``db`` does not exist."""
+    from qcodes.dataset import experiments
+
+    path = Path(db)
+    if not path.exists():
+        return []
+    use_database(path)
+    wanted = {k: str(v) for k, v in metadata.items()}
+    found = [ds for exp in experiments() for ds in exp.data_sets()
+             if all(str(ds.metadata.get(k)) == v for k, v in wanted.items())]
+    return sorted(found, key=lambda ds: ds.run_id)
+
+
 def run_columns(dataset: Any) -> dict[str, np.ndarray]:
     """Each recorded column of a run as an array (one row per point; array columns are
     two-dimensional)."""

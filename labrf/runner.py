@@ -141,8 +141,10 @@ class Runner:
 
     def __init__(self, procedure: LabProcedure, station: LabStation,
                  db: str | Path = DEFAULT_DB, sample: str = "sample",
-                 progress: TextIO | None = None, plots: Path | None = None) -> None:
+                 progress: TextIO | None = None, plots: Path | None = None,
+                 tags: dict[str, Any] | None = None) -> None:
         self.procedure, self.station, self.sample = procedure, station, sample
+        self.tags = dict(tags or {})  #: extra metadata the run starts with (a campaign's)
         self.db = use_database(db)
         self.plots = plots if plots is not None else self.db.parent / "plots"
         self.progress_out = progress
@@ -177,7 +179,8 @@ class Runner:
             self._writer = PointWriter(dataset, dict(proc.COLUMNS))
             start_run_metadata(dataset, proc.name, {
                 n: p.value for n, p in proc.parameter_objects().items()})
-            set_metadata(dataset, {"labrf_station_file": str(station.spec.file)})
+            set_metadata(dataset, {"labrf_station_file": str(station.spec.file),
+                                   **self.tags})
             if proc.CHECKPOINT:
                 proc.checkpoint = (self.db.parent / "checkpoints"
                                    / f"run_{dataset.run_id}_{proc.name}.npz")
@@ -348,12 +351,14 @@ def configured(name: str, parameters: dict[str, Any] | None = None) -> LabProced
 
 def run(name: str, station: LabStation, parameters: dict[str, Any] | None = None,
         db: str | Path = DEFAULT_DB, sample: str = "sample",
-        progress: TextIO | None = sys.stderr) -> RunResult:
+        progress: TextIO | None = sys.stderr, tags: dict[str, Any] | None = None
+        ) -> RunResult:
     """Run procedure ``name`` with ``parameters`` (SI values) on a connected station,
-    after the runs it builds on (``LabProcedure.REQUIRES``), made first if missing."""
+    after the runs it builds on (``LabProcedure.REQUIRES``), made first if missing.
+    ``tags`` are metadata the run carries from its start (``labrf_campaign``...)."""
     proc = configured(name, parameters)
     proc.prerequisites = prerequisites(type(proc), station, db, sample, progress)
-    result = Runner(proc, station, db, sample, progress).run()
+    result = Runner(proc, station, db, sample, progress, tags=tags).run()
     if proc.prerequisites:
         result.extra["prerequisites"] = {k: v["run_id"] for k, v in proc.prerequisites.items()}
     return result

@@ -29,7 +29,11 @@ class ResistanceLoop(LabProcedure):
     ``meter`` names a Voltmeter, or the source itself when it measures voltage (a 2400
     SMU); R = V / current. The sweep starts by ramping to -max_field (not recorded), waits
     ``settle_time`` at each field (the magnet's lag), and ends at 0 A in the coil and the
-    junction, outputs off.
+    junction, outputs off. The loop ends on the down branch, so the free layer is left in
+    the state of negative fields; ``reset_field`` (T), when not 0, is visited before the
+    coil goes to zero to leave it in the other (which sign gives the parallel state
+    depends on the chip: on the simulated chips, positive). On a chip in one magnet every
+    junction follows the field, not just the one measured.
     """
 
     name: ClassVar[str] = "resistance"
@@ -48,6 +52,8 @@ class ResistanceLoop(LabProcedure):
                                  maximum=3600.0)
     nplc = FloatParameter("Voltmeter integration", units="PLC", default=1.0, minimum=0.01,
                           maximum=50.0)
+    reset_field = FloatParameter("Field visited after the loop (0 for none)", units="T",
+                                 default=0.0, minimum=-10.0, maximum=10.0)
 
     COLUMNS: ClassVar[Mapping[str, Column]] = {
         "field": Column("T", label="Field (set)"),
@@ -86,6 +92,7 @@ class ResistanceLoop(LabProcedure):
         source.current.validate(self.current)
         coil.field.validate(-self.max_field)
         coil.field.validate(self.max_field)
+        coil.field.validate(self.reset_field)
         self._source, self._coil = source, coil
         if not source.output():
             source.current(self.current)
@@ -104,6 +111,9 @@ class ResistanceLoop(LabProcedure):
             self.emit("results", {"field": b, "field_measured": measured,
                                   "resistance": resistance, "branch": float(branch)})
         self._source.current(0.0)
+        if self.reset_field and not self.should_stop():
+            coil.field(self.reset_field)
+            clock.sleep(self.settle_time)
         coil.to_zero()
         clock.sleep(self.settle_time)
 

@@ -25,7 +25,8 @@ def test_every_package_folder_is_listed_in_pyproject():
     found = set()
     for top, package in (("labrf", "labrf"), ("drivers", "labrf.drivers"),
                          ("procedures", "labrf.procedures"),
-                         ("station_configs", "labrf.station_configs")):
+                         ("station_configs", "labrf.station_configs"),
+                         ("campaigns", "labrf.campaigns")):
         for init in (ROOT / top).rglob("__init__.py"):
             parts = init.parent.relative_to(ROOT / top).parts
             found.add(".".join((package, *parts)))
@@ -58,15 +59,18 @@ def test_built_wheel_ships_the_station_files(tmp_path: Path):
     for name in shipped:
         assert f"labrf/station_configs/{name}" in names
     assert not any(n.startswith("station_configs/") for n in names)
+    assert "labrf/campaigns/sim_chip.yaml" in names
     site = tmp_path / "site"
     zipfile.ZipFile(next(tmp_path.glob("labrf-*.whl"))).extractall(site)
     deps = next(p for p in sys.path if p.endswith("site-packages"))
     code = ("import sys; sys.path[:0] = sys.argv[1:]; from labrf.shipped import "
             "station_path; from labrf.station import read_station; "
-            "print(read_station('sim_bench.yaml').file)")
+            "print(read_station('sim_bench.yaml').file); from labrf.campaign import "
+            "read_campaign; print(read_campaign('campaigns/sim_chip.yaml').station.file)")
     out = subprocess.run([sys.executable, "-S", "-c", code, str(site), deps], check=True,
                          capture_output=True, text=True, cwd=tmp_path).stdout
-    assert out.strip() == str(site / "labrf" / "station_configs" / "sim_bench.yaml")
+    assert out.split() == [str(site / "labrf" / "station_configs" / "sim_bench.yaml"),
+                           str(site / "labrf" / "station_configs" / "sim_chip.yaml")]
 
 
 def test_a_shipped_station_is_found_by_bare_name_from_any_directory(tmp_path: Path):

@@ -408,8 +408,8 @@ class World:
 
     def _check_breakdown(self, t: float) -> None:
         for j in self.junctions.values():
-            if j.broken:
-                continue
+            if j.broken or j.config.fault is not None:  # a short or an open bond: no
+                continue  # barrier sees the drive
             r = self._resistance(j, t)
             current, _, _ = self._dc_state(j, r)
             rf = sum(p for _, p in self._rf_power_at(j))

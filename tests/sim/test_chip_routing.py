@@ -85,3 +85,22 @@ def test_a_chip_station_is_checked_by_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="'J55' is not a device of this chip; its "
                                           "devices: J11 to J44"):
         read_station(path)
+
+
+def test_an_open_device_under_rf_and_current_stays_open(chip: LabStation) -> None:
+    """A broken bond absorbs no RF: the strongest drive must not 'break down' the barrier
+    behind it into a short (found by a campaign that swept emission before the I-V check)."""
+    rf, source = chip.roles["rf_source"], chip.roles["current_source"]
+    chip.roles["switch"].route(channels("J41"))
+    rf.power_at_device(-10.0)
+    rf.output(True)
+    source.current(5e-3)
+    source.output(True)
+    try:
+        chip.roles["nanovoltmeter"].voltage()
+    finally:
+        rf.output(False)
+        source.output(False)
+    assert chip.bench is not None
+    assert not chip.bench.describe()["devices"]["chip.J41"]["broken"]
+    assert _resistance(chip, "J41") > 5e3

@@ -1,0 +1,1 @@
+"""The campaign files shipped with labrf (package data; see labrf.shipped)."""
