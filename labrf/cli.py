@@ -134,6 +134,22 @@ def _cmd_campaign_run(args: argparse.Namespace) -> int:
     return 0 if result.status == "completed" else 1
 
 
+def _cmd_campaign_report(args: argparse.Namespace) -> int:
+    from labrf.campaign_report import campaign_table, write_report
+
+    files = write_report(args.db, args.campaign, Path(args.out) if args.out else None,
+                         args.quantity)
+    report = campaign_table(args.db, args.campaign)
+    table = report.table
+    print(f"campaign {report.campaign} ({report.name}), {report.status}: {len(table)} "
+          f"devices, {int((table['status'] == 'pass').sum())} passed")
+    for _, row in table[table["status"] != "pass"].iterrows():
+        print(f"  {row['device']}: {row['status']}: {row['reason']}")
+    for kind, path in files.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
 def _parameter_option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -450,6 +466,18 @@ def build_parser() -> argparse.ArgumentParser:
     run_campaign.add_argument("--json", action="store_true",
                               help="print one JSON line at the end")
     run_campaign.set_defaults(func=_cmd_campaign_run)
+    report = campaign_sub.add_parser(
+        "report", help="a campaign's table (CSV, parquet), chip map, histograms and one "
+                       "self-contained HTML page")
+    report.add_argument("campaign", type=int, help="the campaign's id (labrf campaign run "
+                                                   "prints it)")
+    report.add_argument("--db", default=str(DEFAULT_DB), help="database (default: %(default)s)")
+    report.add_argument("--out", help="folder to write (default: campaign_ID beside the "
+                                      "database)")
+    report.add_argument("--quantity", help="fit value colouring the chip map, e.g. "
+                                           "spin-diode.resonance (default: the first "
+                                           "accepted one)")
+    report.set_defaults(func=_cmd_campaign_report)
     _add_twin(sub)
     return parser
 

@@ -227,3 +227,49 @@ def test_a_stop_signal_aborts_the_campaign_with_the_bench_safe(tmp_path: Path) -
         assert len(result.passed) == 2 and not station.energized()
         record = runs_where(tmp_path / "chip.db", labrf_procedure="campaign")[0]
         assert record.metadata["labrf_status"] == "aborted"
+
+
+def test_the_report_has_16_rows_the_plots_and_an_offline_page(shipped_run, tmp_path: Path,
+                                                              capsys) -> None:
+    import pandas as pd
+
+    from labrf.cli import main
+
+    result, db, _ = shipped_run
+    out = tmp_path / "report"
+    assert main(["campaign", "report", str(result.campaign), "--db", str(db), "--out",
+                 str(out), "--quantity", "spin-diode.resonance"]) == 0
+    printed = capsys.readouterr().out
+    assert "16 devices, 14 passed" in printed and "J23: fail: iv-curve: shorted" in printed
+    table = pd.read_csv(out / "devices.csv")
+    table["reason"] = table["reason"].fillna("")  # CSV reads a passing "" as missing
+    assert len(table) == 16 and list(table.columns[:5]) == ["device", "row", "column",
+                                                            "status", "reason"]
+    assert sorted(table.loc[table["status"] == "fail", "device"]) == ["J23", "J41"]
+    assert table.set_index("device").loc["J41", "reason"].startswith("iv-curve: open")
+    assert table["spin-diode.resonance"].notna().sum() == 14
+    parquet = pd.read_parquet(out / "devices.parquet")
+    pd.testing.assert_frame_equal(parquet.reset_index(drop=True), table,
+                                  check_dtype=False)
+    for image in ("chip_map.png", "histograms.png"):
+        assert (out / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "J44" in page and "shorted" in page
+
+
+def test_report_refuses_what_is_not_a_campaign(shipped_run, capsys) -> None:
+    from labrf.cli import main
+
+    result, db, _ = shipped_run
+    spin = runs_where(db, labrf_procedure="spin-diode")[0].run_id
+    assert main(["campaign", "report", str(spin), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert f"run {spin} of {db} is a spin-diode run, not a campaign" in err
+    assert f"campaigns in it: {result.campaign}" in err
+    assert main(["campaign", "report", str(result.campaign), "--db", str(db),
+                 "--quantity", "resonance"]) == 2
+    assert "valid: iv-curve.resistance" in capsys.readouterr().err
+    assert main(["campaign", "report", "999", "--db", str(db)]) == 1
+    assert "has no run 999" in capsys.readouterr().err
