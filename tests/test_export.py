@@ -30,6 +30,7 @@ QUICK = {
     "emission": (SIM_BENCH, {"bias_points": 11}),
     "field-calibration": (SIM_BENCH, {"points": 6}),
     "resistance": (SIM_BENCH, {"points": 6}),
+    "iv-curve": (SIM_BENCH, {"points": 7}),
     "synapse-calibration": (SIM_NETWORK, {"points": 12}),
     "neuron-calibration": (SIM_NETWORK, {"bias_points": 6}),
     "chip-in-the-loop": (SIM_NETWORK, {"epochs": 1, "train_examples": 20,
