@@ -72,6 +72,7 @@ class CampaignResult:
     verdicts: dict[str, Verdict]
     runs_made: int = 0
     wall_time_s: float = 0.0
+    run_wall_time_s: float = 0.0  #: the part of it spent inside the runs
     signal: str | None = None
     error: str | None = None
 
@@ -93,7 +94,8 @@ class CampaignResult:
             "devices": self.devices, "passed": self.passed, "failed": self.failed,
             "not_measured": [n for n, v in self.verdicts.items() if v.passed is None],
             "reasons": {n: v.reason for n, v in self.verdicts.items() if v.reason},
-            "runs_made": self.runs_made, "wall_time_s": self.wall_time_s, "db": self.db,
+            "runs_made": self.runs_made, "wall_time_s": self.wall_time_s,
+            "run_wall_time_s": self.run_wall_time_s, "db": self.db,
             "signal": self.signal, "error": self.error})
 
 
@@ -136,6 +138,7 @@ class CampaignRunner:
         self.switch = station.roles[campaign.switch]
         self.history: dict[tuple[str, str], list[Attempt]] = {}
         self.runs_made = 0
+        self.run_wall_s = 0.0
         self._wall0 = time.perf_counter()
 
     # ---------------------------------------------------------------- the record
@@ -216,6 +219,7 @@ class CampaignRunner:
                                 self._parameters(step, fits), db=self.db,
                                 sample=device.name, progress=None, tags=tags)
         self.runs_made += 1
+        self.run_wall_s += result.wall_time_s
         attempt = Attempt(result.run_id, result.status, result.fit, result.error or "")
         if result.signal:
             raise _Stopped(result.signal)
@@ -313,6 +317,7 @@ class CampaignRunner:
             with shielded():
                 self._finish(record, result)
         result.runs_made = self.runs_made
+        result.run_wall_time_s = self.run_wall_s
         result.wall_time_s = time.perf_counter() - self._wall0
         return result
 

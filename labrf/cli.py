@@ -150,6 +150,25 @@ def _cmd_campaign_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_study(args: argparse.Namespace) -> int:
+    from labrf.study import read_study, run_study
+
+    if args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give at least 1")
+    study = read_study(args.study_file)
+    result = run_study(study, args.db, dask=args.dask, workers=args.workers,
+                       serial=args.serial, out=Path(args.out) if args.out else None)
+    if args.json:
+        print(result.json_line())
+    else:
+        where = "serially" if args.serial else f"on {result.workers} Dask workers"
+        print(f"study {result.study} ({result.name}): {len(result.table)} points {where} "
+              f"in {result.wall_time_s:.1f} s")
+        for kind, path in result.files.items():
+            print(f"{kind}: {path}")
+    return 0 if (result.table["status"] == "completed").all() else 1
+
+
 def _parameter_option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -478,6 +497,22 @@ def build_parser() -> argparse.ArgumentParser:
                                            "spin-diode.resonance (default: the first "
                                            "accepted one)")
     report.set_defaults(func=_cmd_campaign_report)
+    study = sub.add_parser("study", help="many simulated chips, each a chip-in-the-loop "
+                                         "training (or any procedure) or a campaign, on a "
+                                         "Dask cluster; one table")
+    study.add_argument("study_file")
+    study.add_argument("--dask", default="local",
+                       help="'local' (a LocalCluster, the default) or a scheduler address "
+                            "such as tcp://10.0.0.5:8786")
+    study.add_argument("--workers", type=int, default=2,
+                       help="workers of the local cluster (default: %(default)s)")
+    study.add_argument("--serial", action="store_true",
+                       help="run every point in this process, one after the other")
+    study.add_argument("--db", default=str(DEFAULT_DB), help="database (default: %(default)s)")
+    study.add_argument("--out", help="folder for study.csv and study.parquet (default: "
+                                     "study_ID beside the database)")
+    study.add_argument("--json", action="store_true", help="print one JSON line at the end")
+    study.set_defaults(func=_cmd_study)
     _add_twin(sub)
     return parser
 
