@@ -31,7 +31,16 @@ from qcodes.station import SCHEMA_TEMPLATE_PATH, Station
 
 from labrf.clock import Clock, WallClock
 from labrf.errors import ConfigError, LabrfError, SafeStateError
-from labrf.roles import ROLES, CurrentSource, FieldCoil, Gaussmeter, RFSource, SwitchMatrix
+from labrf.roles import (
+    ROLES,
+    CurrentSource,
+    FieldCoil,
+    Gaussmeter,
+    KnobBank,
+    MultitoneSource,
+    RFSource,
+    SwitchMatrix,
+)
 from labrf.roles.base import Role, driver_path, import_object
 from labrf.roles.limits import HARD_LIMITS, Limits, narrow
 from labrf.roles.switch_matrix import ON_LOAD
@@ -68,7 +77,7 @@ OPTION_UNITS: dict[str, dict[str, str]] = {
 #: Init options the station sets itself.
 STATION_SET = ("name", "address", "visa_library", "clock")
 #: Safe-state order: RF off first, then currents, then fields.
-SAFE_ORDER = (RFSource, CurrentSource, FieldCoil)
+SAFE_ORDER = (RFSource, MultitoneSource, CurrentSource, KnobBank, FieldCoil)
 
 
 @dataclass
@@ -354,9 +363,13 @@ class LabStation(Station):
         return role
 
     def energized(self) -> list[str]:
-        """What is on that a switch matrix would route: RF sources with their output on,
-        current sources with their output on (read fresh from each instrument)."""
-        on = [f"{r.name}: RF on" for r in self.by_role(RFSource) if r.read("output")]
+        """What is on that a switch matrix would route: RF and multitone sources with their
+        output on, current sources and knob banks with their output on (read fresh from
+        each instrument)."""
+        on = [f"{r.name}: RF on" for r in (*self.by_role(RFSource),
+                                            *self.by_role(MultitoneSource))
+              if r.read("output")]
+        on += [f"{r.name}: output on" for r in self.by_role(KnobBank) if r.read("output")]
         return on + [f"{r.name}: output on at {format_quantity(r.number('current'), 'A')}"
                      for r in self.by_role(CurrentSource) if r.read("output")]
 
@@ -365,8 +378,8 @@ class LabStation(Station):
         return [r for r in self.roles.values() if isinstance(r, role)]
 
     def safe_order(self) -> list[Role]:
-        """The connected instruments in the order they are made safe: RF sources, current
-        sources, field coils, then the rest."""
+        """The connected instruments in the order they are made safe: RF and multitone
+        sources, current sources and knob banks, field coils, then the rest."""
         ordered = [r for kind in SAFE_ORDER for r in self.by_role(kind)]
         return ordered + [r for r in self.roles.values() if r not in ordered]
 

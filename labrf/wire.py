@@ -157,12 +157,39 @@ class Framer:
         self.limit = limit
         self.buffer = bytearray()
 
+    def _end(self) -> int:
+        """Index of the terminator that ends the first message, -1 if none has arrived:
+        a terminator byte inside a definite-length block ``#<n><len><data>`` is data."""
+        if b"#" not in self.buffer:
+            return self.buffer.find(self.terminator)
+        buffer, i = self.buffer, 0
+        while i < len(buffer):
+            ch = buffer[i]
+            if ch == 0x23 and i + 1 < len(buffer) and 0x31 <= buffer[i + 1] <= 0x39:
+                digits = buffer[i + 1] - 0x30
+                count = bytes(buffer[i + 2:i + 2 + digits])
+                if len(count) < digits:
+                    return -1  # the block's header has not all arrived
+                if not count.isdigit():
+                    i += 1
+                    continue
+                i += 2 + digits + int(count)
+                continue
+            elif buffer[i:i + 1] == self.terminator:
+                return i
+            i += 1
+        return -1
+
     def feed(self, data: bytes) -> list[bytes]:
         """The complete messages ``data`` ends, in order."""
         self.buffer.extend(data)
         messages = []
-        while (index := self.buffer.find(self.terminator)) >= 0:
-            message = bytes(self.buffer[:index]).strip(b"\r\n")
+        while (index := self._end()) >= 0:
+            message = bytes(self.buffer[:index]).lstrip(b"\r\n")
+            if b"#" not in message:
+                message = message.rstrip(b"\r\n")
+            elif message.endswith(b"\r") and self.terminator == b"\n":
+                message = message[:-1]  # CR LF after a block (its own bytes stay)
             del self.buffer[:index + 1]
             if message:
                 messages.append(message)

@@ -8,7 +8,9 @@ live here, once.
 from labrf.roles.base import Binding, Role
 from labrf.roles.current_source import CurrentSource
 from labrf.roles.field_coil import FieldCoil, Gaussmeter
+from labrf.roles.knob_bank import KnobBank
 from labrf.roles.limits import HARD_LIMITS, Limits
+from labrf.roles.multitone_source import MultitoneSource
 from labrf.roles.rf_source import RFSource
 from labrf.roles.spectrum_analyzer import SpectrumAnalyzer, Trace
 from labrf.roles.switch_matrix import SwitchMatrix
@@ -16,8 +18,9 @@ from labrf.roles.voltmeter import Voltmeter
 
 #: Role classes by name, as a station file's ``type`` names them (``labrf.roles.<Name>``).
 ROLES = {cls.__name__: cls for cls in (RFSource, SpectrumAnalyzer, Voltmeter,
-                                       CurrentSource, FieldCoil, Gaussmeter, SwitchMatrix)}
+                                       CurrentSource, FieldCoil, Gaussmeter, SwitchMatrix,
+                                       MultitoneSource, KnobBank)}
 
 __all__ = ["HARD_LIMITS", "ROLES", "Binding", "CurrentSource", "FieldCoil", "Gaussmeter",
-           "Limits", "RFSource", "Role", "SpectrumAnalyzer", "SwitchMatrix", "Trace",
-           "Voltmeter"]
+           "KnobBank", "Limits", "MultitoneSource", "RFSource", "Role", "SpectrumAnalyzer",
+           "SwitchMatrix", "Trace", "Voltmeter"]

@@ -39,8 +39,11 @@ from typing import Any
 
 import yaml
 
-from labrf.errors import ConfigError, UnitError
+from labrf.errors import ConfigError, NetworkError, UnitError
 from labrf.network import NEURON_NAMES, SYNAPSE_NAMES, Network, nominal_network
+from labrf.network.design import design_network
+from labrf.network.files import load_network
+from labrf.network.layered import LayeredNetwork
 from labrf.physics import CoilParams, JunctionParams, OscillatorParams, SpinDiodeParams
 from labrf.shipped import station_path
 from labrf.units import db_to_ratio, to_si
@@ -96,7 +99,12 @@ _NETWORK = {
     "monitor_coupling": ("dB", -100.0, 0.0),
     "path_imbalance": ("dB", 0.0, 10.0),
 }
-DEVICE_KINDS = ("mtj", "amplifier", "coil", "network", "chip")
+DEVICE_KINDS = ("mtj", "amplifier", "coil", "network", "chip", "layered_network")
+#: Terminals of a ``layered_network`` device: its RF input (one multitone source), its
+#: knobs (one multichannel current source: every control current, then every bias), and
+#: its output (the last layer's neurons, combined, to an amplifier or analyzer).
+LAYERED_TERMINALS: dict[str, str] = {"input": "tone_input", "knobs": "knob_bank",
+                                     "output": "chip_output"}
 #: Models that route a chip's devices to the bench: the switch's rows, columns per card.
 SWITCH_MODELS = {"keithley3706a": (6, 16)}
 FAULTS = ("shorted", "open")
@@ -166,7 +174,19 @@ class NetworkConfig:
     kind: str = "network"
 
 
-DeviceConfig = MtjConfig | AmplifierConfig | CoilConfig | NetworkConfig
+@dataclass(frozen=True)
+class LayeredConfig:
+    """A frequency-multiplexed chip of any size (``labrf.network.LayeredNetwork``), as
+    designed, before the world's variability and this device's path imbalance."""
+
+    name: str
+    network: LayeredNetwork
+    #: dB, spread (one sigma) of every RF path's transmission, drawn per path
+    path_imbalance: float = 0.0
+    kind: str = "layered_network"
+
+
+DeviceConfig = MtjConfig | AmplifierConfig | CoilConfig | NetworkConfig | LayeredConfig
 
 
 @dataclass(frozen=True)
@@ -291,6 +311,9 @@ def parse_simulation(section: Any, addresses: dict[str, str], file: str | None =
             for row in range(1, SWITCH_MODELS[inst["model"]][0] + 1):
                 kinds[f"{name}.row{row}"] = "route"
     for name, kind in list(kinds.items()):
+        if kind == "layered_network":
+            for terminal, terminal_kind in LAYERED_TERMINALS.items():
+                kinds[f"{name}.{terminal}"] = terminal_kind
         if kind == "network":
             for terminal, terminal_kind in NETWORK_TERMINALS.items():
                 if f"{name}.{terminal}" in kinds:
@@ -318,12 +341,14 @@ def parse_simulation(section: Any, addresses: dict[str, str], file: str | None =
         elif kinds[name] == "amplifier":
             r.only(dev, key, ["kind", "input", *_AMPLIFIER])
             source = r.name_ref(dev.get("input"), f"{key}.input", kinds,
-                                ("mtj", "neuron", "route"))
+                                ("mtj", "neuron", "route", "chip_output"))
             values = {k: r.quantity(dev[k], f"{key}.{k}", *_AMPLIFIER[k])
                       for k in _AMPLIFIER if k in dev}
             devices[name] = AmplifierConfig(name, source, **values)
         elif kinds[name] == "network":
             devices[name] = _network(r, name, dev, key)
+        elif kinds[name] == "layered_network":
+            devices[name] = _layered(r, name, dev, key)
         else:
             r.only(dev, key, ["kind", *_COIL])
             devices[name] = CoilConfig(name, r.params(
@@ -366,6 +391,16 @@ def parse_simulation(section: Any, addresses: dict[str, str], file: str | None =
                 raise r.fail(f"{root}.instruments.{sources[-1]}.{port}",
                              f"a network takes {NETWORK_INPUTS} RF inputs; {name}.input "
                              f"already has {', '.join(sources[:NETWORK_INPUTS])}")
+    for name, dev in devices.items():
+        if isinstance(dev, LayeredConfig):
+            for terminal in ("input", "knobs"):
+                wired = [(inst.name, port) for inst in instruments.values()
+                         for port, target in inst.wiring.items()
+                         if target == f"{name}.{terminal}"]
+                if len(wired) > 1:
+                    raise r.fail(f"{root}.instruments.{wired[1][0]}.{wired[1][1]}",
+                                 f"{name}.{terminal} takes one instrument; it already has "
+                                 f"{wired[0][0]}")
     seen: dict[str, str] = {}
     for inst in instruments.values():
         canonical = inst.address.upper()
@@ -453,6 +488,41 @@ def _network(r: _Reader, name: str, dev: dict[str, Any], key: str) -> NetworkCon
                                   hidden_neurons=(neurons["N1"], neurons["N2"]),
                                   output_neuron=neurons["NO"], **values)
     return NetworkConfig(name, network, **wiring)
+
+
+def _layered(r: _Reader, name: str, dev: dict[str, Any], key: str) -> LayeredConfig:
+    """A chip of any size: designed from ``layers`` (``design_network``) or read from a
+    ``network`` file (relative to the station file)."""
+    r.only(dev, key, ["kind", "layers", "synapses_per_input", "network", "path_imbalance"])
+    if ("layers" in dev) == ("network" in dev):
+        raise r.fail(f"{key}.layers", "give either layers (e.g. [64, 16, 10]: inputs, then "
+                                      "neurons per layer) or network (a network file)")
+    if "network" in dev:
+        path = Path(str(dev["network"]))
+        if not path.is_absolute() and r.file:
+            path = Path(r.file).parent / path
+        try:
+            network = load_network(path).network
+        except NetworkError as exc:
+            raise r.fail(f"{key}.network", str(exc)) from None
+    else:
+        layers = dev["layers"]
+        if not isinstance(layers, list) or any(isinstance(n, bool) or not isinstance(n, int)
+                                               for n in layers):
+            raise r.fail(f"{key}.layers", f"{layers!r} is not a list of whole numbers, e.g. "
+                                          f"[64, 16, 10]")
+        per_input = dev.get("synapses_per_input", 1)
+        if isinstance(per_input, bool) or not isinstance(per_input, int) or \
+                not 1 <= per_input <= 8:
+            raise r.fail(f"{key}.synapses_per_input", f"must be an integer from 1 to 8, got "
+                                                      f"{per_input!r}")
+        try:
+            network = design_network(layers, synapses_per_input=per_input)
+        except NetworkError as exc:
+            raise r.fail(f"{key}.layers", str(exc)) from None
+    imbalance = r.quantity(dev.get("path_imbalance", 0.0), f"{key}.path_imbalance", "dB",
+                           0.0, 10.0)
+    return LayeredConfig(name, network, imbalance)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

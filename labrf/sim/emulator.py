@@ -24,6 +24,7 @@ from labrf.sim.scpi import (
     Query,
     ScpiError,
     Setting,
+    rstrip_outside_blocks,
     split_header,
     split_params,
     split_units,
@@ -291,7 +292,7 @@ class Emulator:
 
     def write(self, raw: bytes, now: float) -> Outcome:
         """Receive one program message at instrument time ``now``."""
-        message = raw.decode("latin-1").rstrip("\r\n")
+        message = rstrip_outside_blocks(raw.decode("latin-1"), "\r\n")
         self.cursor = max(self.cursor, now)
         if self.output:
             self.output.clear()
@@ -372,6 +373,9 @@ class Emulator:
             return self._setting(entry, header, query, params, suffix)
         assert isinstance(entry, Query | Command)
         types = entry.params
+        if entry.variadic:  # the handler parses its own list of values
+            handler = getattr(self, entry.handler)
+            return handler(Call(header, query, (), tuple(params), suffix))
         if len(params) > len(types):
             raise ScpiError(-108, header.lstrip(":"))
         if len(params) < len(types) - entry.optional:

@@ -336,6 +336,7 @@ class Query(Entry):
     params: tuple[ParamType, ...] = ()
     optional: int = 0  #: how many trailing params may be omitted
     suffixes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    variadic: bool = False  #: the handler parses ``call.raw`` itself (lists of values)
     accepts_query: bool = True
 
 
@@ -348,6 +349,7 @@ class Command(Entry):
     params: tuple[ParamType, ...] = ()
     optional: int = 0
     suffixes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    variadic: bool = False  #: the handler parses ``call.raw`` itself (lists of values)
     accepts_set: bool = True
 
 
@@ -441,10 +443,30 @@ def block_length(message: str, start: int) -> int:
     return start + 2 + digits + int(count)
 
 
+def rstrip_outside_blocks(text: str, chars: str | None = None) -> str:
+    """``text`` with trailing ``chars`` (whitespace by default) removed, but never from
+    inside a definite-length block (its data may end in any byte)."""
+    end, quote, i = 0, "", 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and i + 1 < len(text) and text[i + 1].isdigit():
+            i = end = block_length(text, i)
+            continue
+        i += 1
+    return text[:end] + text[end:].rstrip(chars)
+
+
 def split_params(text: str) -> list[str]:
-    """Split a parameter list at ',' outside quotes and parentheses."""
+    """Split a parameter list at ',' outside quotes, parentheses and definite-length
+    blocks (a block stays one token, byte for byte)."""
     if not text.strip():
         return []
+    if "#" in text:
+        return _split_with_blocks(text)
     params, current, quote, depth = [], [], "", 0
     for ch in text:
         if quote:
@@ -471,12 +493,66 @@ def split_params(text: str) -> list[str]:
     return params
 
 
+def _split_with_blocks(text: str) -> list[str]:
+    params: list[str] = []
+    start, quote, depth, i = 0, "", 0, 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and i + 1 < len(text) and text[i + 1].isdigit() and \
+                not text[start:i].strip():
+            i = block_length(text, i)
+            continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            params.append(text[start:i])
+            start = i + 1
+        i += 1
+    params.append(text[start:])
+    out = []
+    for token in params:
+        token = token.lstrip()
+        out.append(token if is_block(token) else token.strip())
+    if any(p == "" for p in out):
+        raise ScpiError(-103, "empty parameter")
+    return out
+
+
+def is_block(token: str) -> bool:
+    """Whether a parameter token is a definite-length block ``#<n><len><data>``."""
+    return len(token) > 1 and token[0] == "#" and token[1].isdigit()
+
+
+def block_data(token: str) -> bytes:
+    """The data bytes of a definite-length block token; -161 if it is malformed or its
+    length is not what its header says."""
+    digits = int(token[1])
+    if digits == 0:
+        raise ScpiError(-161, "indefinite-length blocks are not accepted")
+    count = token[2:2 + digits]
+    if len(count) < digits or not count.isdigit() or len(token) != 2 + digits + int(count):
+        raise ScpiError(-161, "invalid block data")
+    return token[2 + digits:].encode("latin-1")
+
+
+def block(data: bytes) -> bytes:
+    """``data`` as a definite-length block (IEEE 488.2 ``#<n><len><data>``)."""
+    length = str(len(data))
+    return f"#{len(length)}{length}".encode() + data
+
+
 _HEADER = re.compile(r"^:?(?:\*[A-Za-z]+|[A-Za-z][A-Za-z0-9]*(?::[A-Za-z][A-Za-z0-9]*)*)\??$")
 
 
 def split_header(unit: str) -> tuple[str, str]:
     """Header and parameter text of one message unit; raises -102 on a bad header."""
-    unit = unit.strip()
+    unit = rstrip_outside_blocks(unit.lstrip())
     match = re.match(r"^(\S+?)(\s+(.*))?$", unit, re.S)
     if not match:
         raise ScpiError(-102, unit)

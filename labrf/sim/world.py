@@ -33,19 +33,24 @@ from labrf.network import (
     Network,
     forward,
     imbalanced_paths,
+    layered_pass,
     predict,
     varied_network,
 )
+from labrf.network.design import perturbed
+from labrf.network.layered import LayeredNetwork
 from labrf.physics import coil as coil_model
 from labrf.physics import junction as junction_model
 from labrf.physics import oscillator as osc_model
 from labrf.physics import spin_diode as diode_model
 from labrf.physics.hysteresis import play
 from labrf.sim.config import (
+    LAYERED_TERMINALS,
     NETWORK_INPUTS,
     NETWORK_TERMINALS,
     AmplifierConfig,
     CoilConfig,
+    LayeredConfig,
     MtjConfig,
     NetworkConfig,
     SimulationConfig,
@@ -176,6 +181,28 @@ class _NetworkState:
         self.last: NetworkPass | None = None
 
 
+@dataclass(frozen=True)
+class LayeredPass:
+    """One evaluation of a layered-network chip: what drives it and what it does."""
+
+    knobs: np.ndarray  #: (knob_count,) A, from the knob bank's channels 1, 2, ...
+    frequencies: np.ndarray  #: (N_0,) Hz, the input tones
+    powers: np.ndarray  #: (N_0,) W at the chip, 0 where no tone plays
+    activations: list[layered_pass.LayerActivations]  #: every layer, one example
+
+
+class _LayeredState:
+    """A layered-network chip (its design made with the world's variability and the
+    device's path imbalance, from the world's seed), its last pass kept until a drive
+    changes. Its drive stages clamp every neuron current at ``drive_limit``."""
+
+    def __init__(self, config: LayeredConfig, chip: LayeredNetwork) -> None:
+        self.config = config
+        self.chip = chip
+        self.version = -1
+        self.last: LayeredPass | None = None
+
+
 class World:
     """Devices, wiring and time of one simulated bench."""
 
@@ -191,6 +218,7 @@ class World:
         self.coils: dict[str, _CoilState] = {}
         self.amplifiers: dict[str, AmplifierConfig] = {}
         self.networks: dict[str, _NetworkState] = {}
+        self.layered: dict[str, _LayeredState] = {}
         self.wiring = {name: inst.wiring for name, inst in config.instruments.items()}
         for name, dev in config.devices.items():
             if isinstance(dev, MtjConfig):
@@ -199,6 +227,8 @@ class World:
                 self.coils[name] = _CoilState(dev, t)
             elif isinstance(dev, NetworkConfig):
                 self.networks[name] = self._network_state(dev)
+            elif isinstance(dev, LayeredConfig):
+                self.layered[name] = self._layered_state(dev)
             else:
                 self.amplifiers[name] = dev
         #: wiring target -> (network, terminal) for every network terminal
@@ -210,6 +240,8 @@ class World:
         self._rf: dict[str, RfOutput] = {}
         self._dc: dict[str, _DcDrive] = {}
         self._coil_drive: dict[str, float] = {}
+        self._tones: dict[str, tuple[np.ndarray, np.ndarray]] = {}  #: (Hz, W) per source
+        self._channels: dict[str, np.ndarray] = {}  #: A per channel of a knob bank
         #: Every drive an emulator pushed, in order: what the devices were subjected to.
         self.drives: deque[Drive] = deque(maxlen=DRIVE_LOG_LENGTH)
 
@@ -260,6 +292,13 @@ class World:
                   if f"{dev.name}.probe" in ports.values()]
         return _NetworkState(dev, replace(network, field=0.0), sources,
                              probes[0] if probes else None)
+
+    def _layered_state(self, dev: LayeredConfig) -> _LayeredState:
+        """A layered chip: its design with the world's variability (every junction) and
+        the device's path imbalance (every RF path), drawn from the world's seed."""
+        seed = int(self.rng(f"{dev.name}/chip").integers(2**31))
+        return _LayeredState(dev, perturbed(dev.network, self.config.variability,
+                                            dev.path_imbalance, seed))
 
     def _port(self, instrument: str, port: str) -> str:
         try:
@@ -336,6 +375,25 @@ class World:
         self.drives.append(Drive(t, instrument, "dc", bool(on), mode, float(level),
                                  abs(float(compliance))))
         self._check_breakdown(t)
+
+    def drive_tones(self, instrument: str, t: float, frequencies: np.ndarray,
+                    powers: np.ndarray) -> None:
+        """A multitone source now outputs ``powers`` W at ``frequencies`` Hz (none: off)."""
+        f = np.asarray(frequencies, dtype=float).copy()
+        p = np.maximum(np.asarray(powers, dtype=float), 0.0)
+        self._tones[instrument] = (f, p)
+        self._version += 1
+        self.drives.append(Drive(t, instrument, "rf", bool(p.size and p.sum() > 0),
+                                 "multitone", float(p.sum()), float(f.size)))
+
+    def drive_channels(self, instrument: str, t: float, currents: np.ndarray) -> None:
+        """A multichannel current source now drives ``currents`` A out of its channels."""
+        amps = np.asarray(currents, dtype=float).copy()
+        self._channels[instrument] = amps
+        self._version += 1
+        peak = float(np.max(np.abs(amps))) if amps.size else 0.0
+        self.drives.append(Drive(t, instrument, "dc", peak > 0, "multichannel", peak,
+                                 float(np.count_nonzero(amps))))
 
     def drive_coil(self, instrument: str, t: float, *, on: bool, mode: str = "current",
                    level: float = 0.0, limit: float = math.inf) -> None:
@@ -552,6 +610,80 @@ class World:
                                            width, rbw)
         return total
 
+    # ------------------------------------------------------------------ layered chips
+
+    def _wired_to(self, target: str) -> str | None:
+        return next((inst for inst, ports in self.wiring.items()
+                     if target in ports.values()), None)
+
+    def _evaluate_layered(self, state: _LayeredState) -> LayeredPass:
+        """The chip's forward pass for what drives it now (one example): knobs from
+        channels 1, 2, ... of its knob bank (0 A where it drives none), input tone k the
+        k-th tone of its multitone source (a tone beyond the chip's inputs reaches no
+        synapse in this model; an input without a tone sits at its design frequency at
+        0 W). Kept until a drive changes."""
+        if state.last is not None and state.version == self._version:
+            return state.last
+        name, chip = state.config.name, state.chip
+        knobs = np.zeros(chip.knob_count)
+        bank = self._wired_to(f"{name}.knobs")
+        if bank in self._channels:
+            driven = self._channels[bank][:chip.knob_count]
+            knobs[:driven.size] = driven
+        freqs = np.array(chip.input_frequencies, dtype=float)
+        powers = np.zeros(freqs.size)
+        source = self._wired_to(f"{name}.input")
+        if source in self._tones:
+            f, p = self._tones[source]
+            n = min(f.size, freqs.size)
+            freqs[:n], powers[:n] = f[:n], p[:n]
+        acts = layered_pass.forward(replace(chip, input_frequencies=freqs), knobs,
+                                    powers[None, :])
+        state.last = LayeredPass(knobs, freqs, powers, acts)
+        state.version = self._version
+        return state.last
+
+    def layered_chip(self, name: str) -> LayeredNetwork:
+        """The chip of layered-network device ``name`` as the world evaluates it."""
+        try:
+            return self.layered[name].chip
+        except KeyError:
+            raise SimulationError(f"no layered_network device named '{name}'; layered "
+                                  f"networks: {', '.join(self.layered) or 'none'}") from None
+
+    def layered_pass(self, name: str) -> LayeredPass:
+        """What layered chip ``name`` is driven with now and what it does."""
+        self.layered_chip(name)
+        return self._evaluate_layered(self.layered[name])
+
+    def _layered_output_of(self, instrument: str) -> tuple[str | None, float]:
+        """The layered chip whose output reaches an analyzer (directly or through an
+        amplifier), and the power gain on the way (W/W)."""
+        source = self._port(instrument, "input")
+        gain = 1.0
+        if source in self.amplifiers:
+            amp = self.amplifiers[source]
+            source, gain = amp.input, float(db_to_ratio(amp.gain))
+        name, _, terminal = source.rpartition(".")
+        if name in self.layered and LAYERED_TERMINALS.get(terminal) == "chip_output":
+            return name, gain
+        return None, gain
+
+    def _layered_spectrum(self, name: str, gain: float, freqs: np.ndarray, rbw: float
+                          ) -> np.ndarray:
+        """Power in W at ``freqs`` (Hz) from the output neurons of layered chip ``name``:
+        one line per emitting neuron at its own frequency."""
+        state = self.layered[name]
+        last = self._evaluate_layered(state).activations[-1]
+        widths = np.broadcast_to(osc_model.linewidth(
+            state.chip.layers[-1].neurons.oscillators, last.currents[0]), last.powers[0].shape)
+        total = np.zeros(np.shape(freqs))
+        for j in np.flatnonzero(last.powers[0] > 0):  # the output neurons' lines
+            total += osc_model.line_in_rbw(freqs, float(last.powers[0, j]) * gain,
+                                           float(last.frequencies[0, j]), float(widths[j]),
+                                           rbw)
+        return total
+
     def _emitters(self, instrument: str) -> tuple[list[_JunctionState], float]:
         source = self._port(instrument, "input")
         gain = 1.0
@@ -565,6 +697,9 @@ class World:
         """Power in W that each point of an analyzer's trace receives from emission lines
         (no noise), at RBW ``rbw`` Hz."""
         self._check_breakdown(t)
+        chip, gain = self._layered_output_of(instrument)
+        if chip is not None:
+            return self._layered_spectrum(chip, gain, freqs, rbw)
         neuron, gain = self._neuron_of(instrument)
         if neuron is not None:
             return self._neuron_spectrum(*neuron, gain, freqs, rbw)
@@ -631,6 +766,8 @@ class World:
                              "noise_figure_db": amp.noise_figure}
         for name, state in self.networks.items():
             devices[name] = self._describe_network(state)
+        for name, layered in self.layered.items():
+            devices[name] = self._describe_layered(layered)
         return {
             "units": "SI (Hz, A, V, T, W, s, ohm; V/W for sensitivities)",
             "seed": self.seed,
@@ -682,4 +819,24 @@ class World:
                 "frequencies": row(act.frequencies, NEURON_NAMES),
                 "output_emits": bool(predict(net, act)[0]),
             },
+        }
+
+    def _describe_layered(self, state: _LayeredState) -> dict[str, Any]:
+        """A layered chip's sizes, spread and what it does now (its devices are many: the
+        whole chip is ``layered_chip(name)``, or a network file written from it)."""
+        now = self._evaluate_layered(state)
+        last = now.activations[-1]
+        return {
+            "kind": "layered_network",
+            "sizes": list(state.chip.sizes),
+            "junctions": state.chip.junction_count,
+            "knobs": state.chip.knob_count,
+            "variability": self.config.variability,
+            "path_imbalance_db": float(state.config.path_imbalance),
+            "knob_bank": self._wired_to(f"{state.config.name}.knobs"),
+            "tone_source": self._wired_to(f"{state.config.name}.input"),
+            "input_power_w": float(now.powers.sum()),
+            "output": {"powers": [float(p) for p in last.powers[0]],
+                       "frequencies": [float(f) for f in last.frequencies[0]],
+                       "class": int(layered_pass.predict(state.chip, now.activations)[0])},
         }

@@ -22,6 +22,8 @@ MODELS: dict[str, str] = {
     "kepco_bop": "labrf.sim.models.kepco_bop:KepcoBOP",
     "lakeshore425": "labrf.sim.models.lakeshore_425:LakeShore425",
     "keithley3706a": "labrf.sim.models.keithley_3706a:Keithley3706A",
+    "multitone": "labrf.sim.models.multitone:MultitoneGenerator",
+    "multichannel_source": "labrf.sim.models.multichannel_source:MultichannelCurrentSource",
 }
 
 

@@ -165,7 +165,8 @@ class FSV(RohdeSchwarzReplies, Emulator):
     idn: ClassVar[str] = "Rohde&Schwarz,FSV-7,1307.9002K07/101234,3.40"
     options: ClassVar[str] = "B22"
     ports: ClassVar[dict[str, tuple[str, ...]]] = {"input": ("amplifier", "mtj",
-                                                             "neuron", "monitor", "route")}
+                                                             "neuron", "monitor", "route",
+                                                             "chip_output")}
     error_texts: ClassVar[dict[int, str]] = {-213: "Init ignored"}
     self_test_time: ClassVar[float] = 20.0
     boot_time: ClassVar[float] = 60.0
