@@ -134,8 +134,9 @@ def _drive_stage(network: LayeredNetwork, layer: Layer, bias: np.ndarray,
 # ------------------------------------------------------------------ forward
 
 
-class _Plan:
-    """Tuned responses of every layer for one knob vector (built once per pass)."""
+class Plan:
+    """Tuned responses of every layer for one knob vector (built once per pass, or kept
+    by a caller while the knobs and input frequencies stay)."""
 
     def __init__(self, network: LayeredNetwork, knobs: np.ndarray) -> None:
         self.controls, self.biases = network.split(np.asarray(knobs, dtype=float))
@@ -156,7 +157,7 @@ def _chain_voltages(layer: Layer, p: np.ndarray, h: np.ndarray) -> tuple[np.ndar
     return unsat * sat, unsat, sat
 
 
-def _forward_block(network: LayeredNetwork, plan: _Plan, p_in: np.ndarray
+def _forward_block(network: LayeredNetwork, plan: Plan, p_in: np.ndarray
                    ) -> list[LayerActivations]:
     out: list[LayerActivations] = []
     p, f = p_in, None
@@ -182,10 +183,10 @@ def _joined(blocks: list[list[LayerActivations]]) -> list[LayerActivations]:
 
 
 def forward(network: LayeredNetwork, knobs: ArrayLike, inputs: ArrayLike,
-            plan: _Plan | None = None) -> list[LayerActivations]:
+            plan: Plan | None = None) -> list[LayerActivations]:
     """Activations of every layer for input powers ``inputs`` (B, N_0), W."""
     p_in = as_batch(network, inputs)
-    plan = plan or _Plan(network, np.asarray(knobs, dtype=float))
+    plan = plan or Plan(network, np.asarray(knobs, dtype=float))
     return _joined([_forward_block(network, plan, p_in[a:a + BLOCK])
                     for a in range(0, max(len(p_in), 1), BLOCK)])
 
@@ -277,12 +278,12 @@ def loss_terms(network: LayeredNetwork, activations: list[LayerActivations],
 
 def backward(network: LayeredNetwork, knobs: ArrayLike, inputs: ArrayLike,
              activations: list[LayerActivations], d_drives: list[np.ndarray],
-             plan: _Plan | None = None) -> np.ndarray:
+             plan: Plan | None = None) -> np.ndarray:
     """Vector-Jacobian product: the knob-vector gradient (knob_count,), 1/A per unit of
     g, of sum_l sum_bj g_l,bj d_l,bj for g = ``d_drives`` (e.g. from ``loss_terms``) and d
     the drives of each layer; every local derivative at ``activations``."""
     p_in = as_batch(network, inputs)
-    plan = plan or _Plan(network, np.asarray(knobs, dtype=float))
+    plan = plan or Plan(network, np.asarray(knobs, dtype=float))
     g_controls = [np.zeros(c.shape) for c in plan.controls]
     g_biases = [np.zeros(b.shape) for b in plan.biases]
     for a in range(0, len(p_in), BLOCK):
@@ -299,7 +300,7 @@ def _rows(act: LayerActivations, rows: slice) -> LayerActivations:
                             act.powers[rows], act.frequencies[rows])
 
 
-def _backward_block(network: LayeredNetwork, plan: _Plan, p_in: np.ndarray,
+def _backward_block(network: LayeredNetwork, plan: Plan, p_in: np.ndarray,
                     acts: list[LayerActivations], d_drives: list[np.ndarray],
                     g_controls: list[np.ndarray], g_biases: list[np.ndarray]) -> None:
     g_current = np.zeros_like(acts[-1].currents)
@@ -339,7 +340,7 @@ def loss_and_gradient(network: LayeredNetwork, knobs: ArrayLike, inputs: ArrayLi
                       ) -> tuple[float, np.ndarray]:
     """Mean loss and its knob gradient (knob_count,), 1/A. Without ``activations`` the
     model's own forward pass (offline); with measured ones, the physics-aware gradient."""
-    plan = _Plan(network, np.asarray(knobs, dtype=float))
+    plan = Plan(network, np.asarray(knobs, dtype=float))
     if activations is None:
         activations = forward(network, knobs, inputs, plan)
     value, d_drives = loss_terms(network, activations, labels, objective)

@@ -201,6 +201,9 @@ class _LayeredState:
         self.chip = chip
         self.version = -1
         self.last: LayeredPass | None = None
+        self.network = chip  #: with the input frequencies last played
+        self.plan: layered_pass.Plan | None = None  #: its lines at the knobs last driven
+        self.plan_key: tuple[bytes, bytes] | None = None
 
 
 class World:
@@ -637,8 +640,11 @@ class World:
             f, p = self._tones[source]
             n = min(f.size, freqs.size)
             freqs[:n], powers[:n] = f[:n], p[:n]
-        acts = layered_pass.forward(replace(chip, input_frequencies=freqs), knobs,
-                                    powers[None, :])
+        key = (knobs.tobytes(), freqs.tobytes())
+        if state.plan_key != key:  # the chip's lines for these knobs, kept while they stay
+            state.network = replace(chip, input_frequencies=freqs)
+            state.plan, state.plan_key = layered_pass.Plan(state.network, knobs), key
+        acts = layered_pass.forward(state.network, knobs, powers[None, :], state.plan)
         state.last = LayeredPass(knobs, freqs, powers, acts)
         state.version = self._version
         return state.last

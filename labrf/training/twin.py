@@ -90,13 +90,24 @@ def evaluate(network: LayeredNetwork, knobs: np.ndarray, x: np.ndarray, y: np.nd
     return float(np.mean(pred == y)), pred
 
 
-def _adam_epochs(network: LayeredNetwork, judge: LayeredNetwork, data: TwinData,
-                 knobs: np.ndarray, estimator: Estimator, *, epochs: int, batch: int,
-                 lr: float, seed: int, power_scale: float,
-                 on_epoch: Callable[[Epoch], None] | None) -> TwinResult:
+#: Classes of inputs (B, N_0) W with knobs (A): a network's forward pass, or a chip's.
+Judge = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def network_judge(network: LayeredNetwork) -> Judge:
+    """The classes ``network`` gives."""
+    return lambda knobs, inputs: lp.predict(network, lp.forward(network, knobs, inputs))
+
+
+def adam_epochs(network: LayeredNetwork, judge: LayeredNetwork | Judge, data: TwinData,
+                knobs: np.ndarray, estimator: Estimator, *, epochs: int, batch: int,
+                lr: float, seed: int, power_scale: float,
+                on_epoch: Callable[[Epoch], None] | None) -> TwinResult:
     """Projected minibatch Adam on ``network``'s knobs with gradients from ``estimator``,
     minibatches shuffled from ``seed``, the step decaying from ``lr`` along a cosine;
-    accuracies measured on ``judge`` after each epoch."""
+    accuracies measured by ``judge`` (a network, or the classes a chip gives) after each
+    epoch."""
+    classes = network_judge(judge) if isinstance(judge, LayeredNetwork) else judge
     rng = np.random.default_rng(seed)
     lower, upper = (b / KNOB_SCALE for b in network.knob_bounds())
     x = network.clip(knobs) / KNOB_SCALE
@@ -117,8 +128,9 @@ def _adam_epochs(network: LayeredNetwork, judge: LayeredNetwork, data: TwinData,
             losses.append(value)
         seconds = time.perf_counter() - start
         result.knobs = x * KNOB_SCALE
-        train_acc, _ = evaluate(judge, result.knobs, data.train_x, labels, power_scale)
-        test_acc, _ = evaluate(judge, result.knobs, data.test_x, data.test_y, power_scale)
+        train_acc = float(np.mean(classes(result.knobs, data.train_x * power_scale) == labels))
+        test_acc = float(np.mean(classes(result.knobs, data.test_x * power_scale)
+                                 == data.test_y))
         record = Epoch(epoch, float(np.mean(losses)), train_acc, test_acc, seconds,
                        examples / len(labels))
         result.history.append(record)
@@ -134,7 +146,7 @@ def train_twin(network: LayeredNetwork, data: TwinData, knobs: np.ndarray, *,
                objective: lp.LayeredObjective = lp.DEFAULT_LAYERED_OBJECTIVE,
                on_epoch: Callable[[Epoch], None] | None = None) -> TwinResult:
     """Train ``knobs`` of ``network`` offline on ``data`` (features times ``power_scale``
-    W) for ``epochs`` passes over the training set (see ``_adam_epochs``)."""
+    W) for ``epochs`` passes over the training set (see ``adam_epochs``)."""
 
     def offline(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
                 _: np.random.Generator) -> tuple[float, np.ndarray, int]:
@@ -142,7 +154,7 @@ def train_twin(network: LayeredNetwork, data: TwinData, knobs: np.ndarray, *,
                                            objective=objective)
         return value, grad * KNOB_SCALE, len(labels)
 
-    return _adam_epochs(network, network, data, knobs, offline, epochs=epochs, batch=batch,
+    return adam_epochs(network, network, data, knobs, offline, epochs=epochs, batch=batch,
                         lr=lr, seed=seed, power_scale=power_scale, on_epoch=on_epoch)
 
 
@@ -241,6 +253,6 @@ def train_in_the_loop(model: LayeredNetwork, chip: LayeredNetwork, data: TwinDat
     estimators: dict[str, Estimator] = {"physics-aware": physics_aware, "spsa": spsa}
     if estimator not in estimators:
         raise ValueError(f"estimator must be physics-aware or spsa, got {estimator!r}")
-    return _adam_epochs(model, chip, data, knobs, estimators[estimator], epochs=epochs,
+    return adam_epochs(model, chip, data, knobs, estimators[estimator], epochs=epochs,
                         batch=batch, lr=lr, seed=seed, power_scale=power_scale,
                         on_epoch=on_epoch)

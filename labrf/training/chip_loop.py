@@ -1,0 +1,104 @@
+"""Training a network chip of any size with the chip in the loop, through its
+instruments (``LayeredBench``), by the twins' minibatch Adam (``labrf.training.twin``).
+
+``physics-aware``: each minibatch is presented to the chip (one pass per example: the
+output neurons' powers from the analyzer trace); the model's forward pass at the same
+knobs and inputs gives every hidden activation, and its output layer is replaced by what
+the chip emitted (an emitting neuron's current from its measured power through the
+oscillator model; a silent one's, the model's, but never above its onset); the loss of
+those outputs is back-propagated through the model at these activations.
+``spsa``: the loss of the chip's outputs (read the same way) at x +- c Delta, two passes
+per example per step. Accuracies are the chip's, classified from the trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from labrf.network import layered_pass as lp
+from labrf.network.layered import LayeredNetwork
+from labrf.network.train import KNOB_SCALE
+from labrf.physics.oscillator import onset_current
+from labrf.training.datasets import TwinData
+from labrf.training.layered_bench import LayeredBench
+from labrf.training.twin import (
+    BATCH,
+    TWIN_LEARNING_RATE,
+    Epoch,
+    TwinResult,
+    adam_epochs,
+    single_threaded_blas,
+)
+
+CHIP_ESTIMATORS = ("physics-aware", "spsa")
+
+
+def at_measured_output(model: LayeredNetwork, output: lp.LayerActivations,
+                       powers: np.ndarray) -> lp.LayerActivations:
+    """The model's output-layer activations with the chip's emitted ``powers`` (B, C) W
+    in place of its own: currents inverted from the powers where the chip emitted, the
+    model's (capped at the onset of emission) where it did not."""
+    neurons = model.layers[-1].neurons.oscillators
+    onset = np.broadcast_to(onset_current(neurons, model.detection_power), powers.shape)
+    emitting = powers > model.detection_power
+    scale = np.broadcast_to(np.asarray(neurons.power_scale, float), powers.shape)
+    heard = np.minimum(powers, 0.999 * scale)  # a power the model cannot make: its top
+    inverted = np.minimum(onset_current(neurons, heard), model.drive_limit)
+    currents = np.where(emitting, inverted, np.minimum(output.currents, onset))
+    drives = np.where(np.abs(output.drives) >= model.drive_limit, output.drives, currents)
+    return replace(output, currents=currents, drives=drives, powers=powers)
+
+
+def chip_judge(bench: LayeredBench) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Classes the chip gives inputs (B, N_0) W with knobs (A) written to it."""
+
+    def judge(knobs: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        bench.write(knobs)
+        return bench.classify(bench.forward(inputs))
+
+    return judge
+
+
+@single_threaded_blas
+def train_on_chip(model: LayeredNetwork, bench: LayeredBench, data: TwinData,
+                  knobs: np.ndarray, *, estimator: str = "physics-aware", epochs: int = 5,
+                  batch: int = BATCH, lr: float = TWIN_LEARNING_RATE, seed: int = 0,
+                  power_scale: float, spsa_step: float = 0.05,
+                  objective: lp.LayeredObjective = lp.DEFAULT_LAYERED_OBJECTIVE,
+                  on_epoch: Callable[[Epoch], None] | None = None) -> TwinResult:
+    """Train ``knobs`` (A) with ``bench``'s chip doing every forward pass (see the
+    module); ``spsa_step`` in KNOB_SCALE units. Each epoch's accuracies are measured on
+    the chip; ``Epoch.passes`` counts training passes (in training sets)."""
+    lower, upper = (b / KNOB_SCALE for b in model.knob_bounds())
+
+    def measured(k: np.ndarray, inputs: np.ndarray) -> list[lp.LayerActivations]:
+        bench.write(k)
+        powers = bench.forward(inputs)
+        acts = lp.forward(model, k, inputs)
+        return [*acts[:-1], at_measured_output(model, acts[-1], powers)]
+
+    def physics_aware(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
+                      _: np.random.Generator) -> tuple[float, np.ndarray, int]:
+        k = x * KNOB_SCALE
+        acts = measured(k, inputs)
+        value, grad = lp.loss_and_gradient(model, k, inputs, labels, acts, objective)
+        return value, grad * KNOB_SCALE, len(labels)
+
+    def spsa(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
+             rng: np.random.Generator) -> tuple[float, np.ndarray, int]:
+        delta = rng.choice([-1.0, 1.0], size=x.shape)
+        plus, minus = (lp.loss_terms(model, measured(
+            np.clip(x + sign * spsa_step * delta, lower, upper) * KNOB_SCALE, inputs),
+            labels, objective)[0] for sign in (1.0, -1.0))
+        return 0.5 * (plus + minus), (plus - minus) / (2 * spsa_step) * delta, 2 * len(labels)
+
+    estimators = {"physics-aware": physics_aware, "spsa": spsa}
+    if estimator not in estimators:
+        raise ValueError(f"estimator must be one of {', '.join(CHIP_ESTIMATORS)}, got "
+                         f"{estimator!r}")
+    return adam_epochs(model, chip_judge(bench), data, knobs, estimators[estimator],
+                       epochs=epochs, batch=batch, lr=lr, seed=seed,
+                       power_scale=power_scale, on_epoch=on_epoch)

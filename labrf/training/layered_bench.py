@@ -1,0 +1,139 @@
+"""A network chip of any size seen through its three instruments: the knobs written as
+one array to a knob bank, each example presented as the powers of one multitone
+source's tones, the output neurons read from one spectrum-analyzer trace.
+
+One *hardware forward pass* is one example: the tones' powers set, the settle time
+waited, one sweep read. Each output neuron owns a band of the trace (edges halfway, on a
+log scale, between neighbouring neurons' working frequencies); its emitted power is the
+band's channel power (the trace integrated over the band, divided by the RBW filter's
+noise bandwidth and by the gain from the chip to the analyzer). Instrument names follow
+``station_configs/sim_digits_chip.yaml``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from labrf.network.layered import LayeredNetwork
+from labrf.roles import KnobBank, MultitoneSource, SpectrumAnalyzer
+
+#: Station names of the chip bench's instruments.
+TONES, KNOBS, ANALYZER = "tones", "knobs", "spectrum_analyzer"
+#: Trace points per RBW (the band integrals need the line shape sampled).
+POINTS_PER_RBW = 2
+#: Half-width of the window around a line's peak that its power is read over, in RBWs.
+WINDOW = 5
+#: Most points an analyzer trace takes (the FSV's).
+MAX_POINTS = 32001
+
+
+def output_bands(model: LayeredNetwork) -> tuple[np.ndarray, np.ndarray]:
+    """(C + 1,) band edges in Hz around the output neurons' working frequencies, in
+    increasing order: halfway (geometric mean) between neighbours, and as far beyond the
+    first and the last; and (C,) the neuron of each band."""
+    neurons = model.layers[-1].neurons
+    window = model.drive_limit - neurons.threshold_current
+    working = neurons.frequency + neurons.current_tuning * 0.5 * window
+    order = np.argsort(working)
+    f = working[order]
+    if f.size == 1:
+        return np.array([f[0] / 1.2, f[0] * 1.2]), order
+    inner = np.sqrt(f[:-1] * f[1:])
+    return np.concatenate([[f[0] ** 2 / inner[0]], inner, [f[-1] ** 2 / inner[-1]]]), order
+
+
+@dataclass
+class LayeredBench:
+    """The roles of a chip bench and how a pass is made.
+
+    ``settle_time`` (s) is waited after the tones change, before the sweep;
+    ``output_gain`` (W/W) is the gain from the chip's output to the analyzer."""
+
+    tones: MultitoneSource
+    knobs: KnobBank
+    analyzer: SpectrumAnalyzer
+    clock: Any
+    model: LayeredNetwork  #: the lab's model of the chip (frequencies, limits, sizes)
+    settle_time: float = 1e-3
+    output_gain: float = 1000.0
+    rbw: float = 1e6  #: Hz
+    passes: int = 0  #: hardware forward passes made
+    edges: np.ndarray = field(init=False)  #: band edges, Hz, increasing
+    neuron_of_band: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.edges, self.neuron_of_band = output_bands(self.model)
+
+    @classmethod
+    def from_station(cls, instrument: Callable[[str, type], Any], clock: Any,
+                     model: LayeredNetwork, **settings: Any) -> LayeredBench:
+        """The bench from a procedure's ``instrument(name, role)`` lookup."""
+        return cls(instrument(TONES, MultitoneSource), instrument(KNOBS, KnobBank),
+                   instrument(ANALYZER, SpectrumAnalyzer), clock, model, **settings)
+
+    def prepare(self) -> None:
+        """Tones at the model's input frequencies at 0 W, on; knobs at 0 A, on; the
+        analyzer over the output bands."""
+        self.tones.output(False)
+        self.tones.set_tones(self.model.input_frequencies, np.zeros(self.model.sizes[0]))
+        self.knobs.write(np.zeros(self.knobs.count))
+        self.knobs.output(True)
+        span = self.edges[-1] - self.edges[0]
+        points = min(MAX_POINTS, math.ceil(span / self.rbw * POINTS_PER_RBW) + 1)
+        self.analyzer.start(float(self.edges[0]))
+        self.analyzer.stop(float(self.edges[-1]))
+        self.analyzer.rbw(self.rbw)
+        self.analyzer.points(points)
+        self.tones.output(True)
+
+    def write(self, knobs: ArrayLike) -> None:
+        """Set every knob (A): checked against the knob bank's channel limits, ramped."""
+        self.knobs.write(knobs)
+
+    def band_powers(self, frequency: np.ndarray, watts: np.ndarray) -> np.ndarray:
+        """(C,) power emitted by each output neuron (W at the chip) from one trace: 0 where
+        its band holds no line (its highest point at the band's edge is a neighbour's
+        tail), else the channel power within ``WINDOW`` RBWs of the line's peak."""
+        spacing = float(np.median(np.diff(frequency)))
+        half = max(1, round(WINDOW * self.rbw / spacing))
+        starts = np.searchsorted(frequency, self.edges)
+        out = np.zeros(self.edges.size - 1)
+        for band, (a, b) in enumerate(zip(starts[:-1], starts[1:], strict=True)):
+            if b - a < 3:
+                continue
+            peak = a + int(np.argmax(watts[a:b]))
+            if peak in (a, b - 1) or watts[peak] <= self.model.detection_power * \
+                    self.output_gain:
+                continue
+            window = watts[max(peak - half, 0):peak + half + 1]
+            # a Lorentzian of 3 dB width B (the RBW filter; lines are narrower) integrates
+            # to pi B / 2 per unit power, a fraction 2/pi atan(2 WINDOW) of it in the window
+            out[self.neuron_of_band[band]] = window.sum() * spacing / (math.pi * self.rbw / 2)
+        return out / (self.output_gain * 2 / math.pi * math.atan(2 * WINDOW))
+
+    def forward(self, inputs: ArrayLike) -> np.ndarray:
+        """Present each example of ``inputs`` (B, N_0), W at the chip; (B, C) the output
+        neurons' emitted powers, W."""
+        x = np.atleast_2d(np.asarray(inputs, dtype=float))
+        out = np.empty((len(x), self.edges.size - 1))
+        for n, powers in enumerate(x):  # one example at a time: a pass is a sweep
+            self.tones.set_powers(powers)
+            self.clock.sleep(self.settle_time)
+            trace = self.analyzer.sweep()
+            out[n] = self.band_powers(np.asarray(trace.frequency), trace.power_watt)
+            self.passes += 1
+        return out
+
+    def classify(self, powers: np.ndarray) -> np.ndarray:
+        """(B,) class per example from measured output powers: the strongest emitter, -1
+        where none emits above the model's detection power (one output: 1 if it emits)."""
+        emits = powers > self.model.detection_power
+        if powers.shape[1] == 1:
+            return emits[:, 0].astype(int)
+        return np.where(emits.any(axis=1), np.argmax(powers, axis=1), -1)

@@ -1,0 +1,105 @@
+"""A 64-16-10 digits chip trained with the chip in the loop through its instruments: the
+trace-read classes equal the chip's own, offline weights lose accuracy on it, and
+physics-aware training from the output trace wins it back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labrf.network import layered_pass as lp
+from labrf.network.design import calibrated, design_network, initial_knobs, transfer_knobs
+from labrf.physics.oscillator import emitted_power
+from labrf.station import Station, load_station
+from labrf.training.chip_loop import at_measured_output, chip_judge, train_on_chip
+from labrf.training.datasets import TwinData, load_task
+from labrf.training.layered_bench import LayeredBench
+from labrf.training.twin import TwinResult, evaluate, train_twin
+
+ROOT = Path(__file__).resolve().parents[2]
+DIGITS = ROOT / "station_configs" / "sim_digits_chip.yaml"
+
+
+@pytest.fixture(scope="module")
+def twin() -> tuple[TwinData, float, TwinResult]:
+    data = load_task("digits", seed=0)
+    design = design_network((64, 16, 10))
+    scale = data.power_scale(10e-6)
+    return data, scale, train_twin(design, data, initial_knobs(design, 0), epochs=20,
+                                   power_scale=scale)
+
+
+@pytest.fixture
+def station() -> Iterator[Station]:
+    with load_station(DIGITS) as st:
+        yield st
+
+
+def test_measured_output_inverts_emitted_power_and_caps_silent_neurons() -> None:
+    model = design_network((4, 3, 3))
+    acts = lp.forward(model, initial_knobs(model, 0), np.full((2, 4), 2e-6))
+    neurons = model.layers[-1].neurons.oscillators
+    currents = np.array([[4.0e-3, 3.0e-3, 0.0], [5.0e-3, 0.0, 0.0]])
+    powers = emitted_power(neurons, currents)
+    out = at_measured_output(model, acts[-1], powers)
+    emitting = powers > model.detection_power
+    np.testing.assert_allclose(out.currents[emitting], currents[emitting], rtol=1e-9)
+    onset = lp.onset_current(neurons, model.detection_power)
+    assert np.all(out.currents[~emitting] <= np.broadcast_to(onset, powers.shape)[~emitting])
+    np.testing.assert_array_equal(out.powers, powers)
+
+
+def test_the_trace_gives_the_chips_own_classes(station: Station,
+                                               twin: tuple[TwinData, float, TwinResult]
+                                               ) -> None:
+    data, scale, result = twin
+    chip = station.bench.world.layered_chip("chip")
+    bench = LayeredBench.from_station(lambda n, _: station.roles[n], station.clock,
+                                      design_network((64, 16, 10)))
+    bench.prepare()
+    x = data.test_x[:120] * scale
+    k = transfer_knobs(design_network((64, 16, 10)), chip, result.knobs)
+    through_instruments = chip_judge(bench)(k, x)
+    assert bench.passes == 120
+    np.testing.assert_array_equal(through_instruments,
+                                  lp.predict(chip, lp.forward(chip, k, x)))
+
+
+def test_physics_aware_training_through_the_instruments_wins_back_the_accuracy(
+        station: Station, twin: tuple[TwinData, float, TwinResult]) -> None:
+    data, scale, result = twin
+    design = design_network((64, 16, 10))
+    ideal = result.history[-1].test_accuracy
+    assert ideal >= 0.95
+    chip = station.bench.world.layered_chip("chip")
+    bare, _ = evaluate(chip, result.knobs, data.test_x, data.test_y, scale)
+    assert bare < 0.5  # 2 % spread: weights written without a calibration are lost
+    # The model a lab holds after calibrating every synapse and neuron (stood in here by
+    # the simulator's truth: labrf has no calibration procedure for a chip this size yet)
+    model = calibrated(design, chip)
+    written = transfer_knobs(design, chip, result.knobs)
+    offline, _ = evaluate(chip, written, data.test_x, data.test_y, scale)
+    assert offline < ideal  # path imbalance and sensitivities: not calibrated
+    bench = LayeredBench.from_station(lambda n, _: station.roles[n], station.clock, model)
+    bench.prepare()
+    tuned = train_on_chip(model, bench, data, written, epochs=2, lr=0.02,
+                          power_scale=scale)
+    assert tuned.history[-1].test_accuracy >= ideal - 0.01
+    assert tuned.history[-1].test_accuracy > offline
+    assert tuned.history[-1].passes == 2  # one pass per training example per epoch
+    train, test = len(data.train_y), len(data.test_y)
+    assert bench.passes == 2 * (train + train + test)  # training, then both evaluations
+    station.safe_state()
+    assert station.energized() == []
+
+
+def test_an_unknown_estimator_is_refused(station: Station) -> None:
+    model = design_network((64, 16, 10))
+    bench = LayeredBench.from_station(lambda n, _: station.roles[n], station.clock, model)
+    data = load_task("digits", seed=0)
+    with pytest.raises(ValueError, match="physics-aware, spsa"):
+        train_on_chip(model, bench, data, initial_knobs(model, 0), estimator="guess",
+                      power_scale=1e-7)
