@@ -1,18 +1,18 @@
 """The knob-bank role: every knob of a network chip, as the channels of one multichannel
 current source, written and read back as arrays.
 
-The station file lists the channel groups in channel order, each with its count and
-range; a group that flows through junctions (``junction: true``, the neurons' biases) is
-also held to the ``junction_current`` limit and ramped at the ``current_ramp_rate``
-limit::
+The station file lists the knobs' channel groups as a list, in knob order (the chip's:
+every control current, then every bias), each with its instrument channels and range; a
+group that flows through junctions (``junction: true``, the neurons' biases) is also held
+to the ``junction_current`` limit and ramped at the ``current_ramp_rate`` limit::
 
     init:
       driver: labrf.drivers.scpi.MultichannelCurrentSource
       channels:
-        controls: {count: 1184, range: [-5 mA, 5 mA]}              # field lines
-        biases:   {count: 26, range: [0 A, 6 mA], junction: true}  # neuron drive stages
+        - {group: controls, channels: "1:1184", range: [-5 mA, 5 mA]}        # field lines
+        - {group: biases, channels: "1185:1210", range: [0 A, 6 mA], junction: true}
 
-``write(currents)`` checks every channel against its group's range before anything is
+``write(currents)`` checks every knob against its group's range before anything is
 sent (LimitError naming the channel, its group and the range), then ramps: the largest
 change of a junction channel sets the number of steps, all channels move together.
 """
@@ -33,7 +33,21 @@ from labrf.roles.base import Binding, Role
 from labrf.units import format_quantity, to_si
 
 STEP_TIME = 0.05  #: s between the steps of a ramp
-GROUP_KEYS = ("count", "range", "junction")
+GROUP_KEYS = ("group", "channels", "range", "junction")
+
+
+def _channel_range(value: Any, channels: int, key: str) -> tuple[int, int]:
+    """``"A:B"`` (or one channel) as (A, B), 1-based and inclusive, inside 1..channels."""
+    text = str(value).strip()
+    first, _, last = text.partition(":")
+    try:
+        a, b = int(first), int(last or first)
+    except ValueError:
+        raise ConfigError(f"{value!r} is not a channel range such as '1:1184'",
+                          key=key) from None
+    if not 1 <= a <= b <= channels:
+        raise ConfigError(f"{text}: give increasing channels from 1 to {channels}", key=key)
+    return a, b
 
 
 @dataclass(frozen=True)
@@ -41,11 +55,12 @@ class ChannelGroup:
     """Consecutive channels with one range (A)."""
 
     name: str
-    first: int  #: index of its first channel (0-based)
+    first: int  #: index of its first knob in the knob vector (0-based)
     count: int
     low: float
     high: float
     junction: bool  #: its current flows through junctions
+    channel: int = 1  #: the instrument channel of its first knob (1-based)
 
 
 class KnobBank(Role):
@@ -55,14 +70,13 @@ class KnobBank(Role):
     bindings = {
         MultichannelCurrentSource: Binding(
             "labrf MCS-65536 (emulated multichannel current source)", r"^labrf,MCS-",
-            {"output": "output_enabled", "set": "set_currents", "set_all": "set_all",
-             "setpoints": "currents", "measured": "measured_currents",
-             "channels": "channels"},
+            {"output": "output_enabled", "set": "set_currents", "setpoints": "currents",
+             "measured": "measured_currents", "channels": "channels"},
             {"current": (-10e-3, 10e-3), "channels": (1, 65536)}),
     }
 
     def __init__(self, name: str, address: str, driver: str | type, *,
-                 channels: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+                 channels: Any = None, **kwargs: Any) -> None:
         super().__init__(name, address, driver, **kwargs)
         try:
             self.groups = self._groups(channels)
@@ -74,26 +88,34 @@ class KnobBank(Role):
         self.high = np.concatenate([np.full(g.count, g.high) for g in self.groups])
         self.junction = np.concatenate([np.full(g.count, g.junction) for g in self.groups])
 
-    def _groups(self, channels: Mapping[str, Any] | None) -> list[ChannelGroup]:
+    def _groups(self, channels: Any) -> list[ChannelGroup]:
         key = f"{self.name}.init.channels"
-        if not isinstance(channels, Mapping) or not channels:
-            raise ConfigError("give the channel groups in channel order, e.g. controls: "
-                              "{count: 1184, range: [-5 mA, 5 mA]}", key=key)
+        if not isinstance(channels, list | tuple) or not channels:
+            raise ConfigError("give the channel groups as a list in knob order, e.g. "
+                              "- {group: controls, channels: '1:1184', range: [-5 mA, 5 mA]}",
+                              key=key)
         i_lo, i_hi = self.range_of("current", (-np.inf, np.inf))
         _, n_max = self.range_of("channels", (1, 65536))
-        groups, first = [], 0
-        for gname, spec in channels.items():
-            where = f"{key}.{gname}"
+        groups: list[ChannelGroup] = []
+        used: set[int] = set()
+        for index, spec in enumerate(channels):
+            where = f"{key}[{index}]"
             if not isinstance(spec, Mapping):
-                raise ConfigError("must be a mapping with count and range", key=where)
+                raise ConfigError("must be a mapping with group, channels and range",
+                                  key=where)
             unknown = [k for k in spec if k not in GROUP_KEYS]
             if unknown:
                 raise ConfigError(f"unknown key {unknown[0]!r}; valid: {', '.join(GROUP_KEYS)}",
                                   key=where)
-            count = spec.get("count")
-            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                raise ConfigError(f"count must be a whole number >= 1, got {count!r}",
-                                  key=f"{where}.count")
+            name = spec.get("group")
+            if not isinstance(name, str) or not name:
+                raise ConfigError(f"group must name the knobs, got {name!r}",
+                                  key=f"{where}.group")
+            first, last = _channel_range(spec.get("channels"), int(n_max), f"{where}.channels")
+            if used & set(range(first, last + 1)):
+                raise ConfigError(f"channels {first}:{last} overlap another group's",
+                                  key=f"{where}.channels")
+            used |= set(range(first, last + 1))
             bounds = spec.get("range")
             if not isinstance(bounds, list | tuple) or len(bounds) != 2:
                 raise ConfigError(f"range must be [low, high], got {bounds!r}",
@@ -114,10 +136,9 @@ class KnobBank(Role):
                                   f"{format_quantity(high, 'A')}] must be increasing and "
                                   f"inside {why}, [{format_quantity(ceiling[0], 'A')}, "
                                   f"{format_quantity(ceiling[1], 'A')}]", key=f"{where}.range")
-            groups.append(ChannelGroup(str(gname), first, count, low, high, junction))
-            first += count
-        if first > n_max:
-            raise ConfigError(f"{first} channels in all; the model has {n_max:g}", key=key)
+            knob = sum(g.count for g in groups)
+            groups.append(ChannelGroup(name, knob, last - first + 1, low, high, junction,
+                                       first))
         return groups
 
     # ------------------------------------------------------------ checks
@@ -133,7 +154,8 @@ class KnobBank(Role):
         if bad.size:
             k = int(bad[0])
             group = next(g for g in self.groups if g.first <= k < g.first + g.count)
-            raise LimitError(f"{self.name}: channel {k + 1} ({group.name} "
+            raise LimitError(f"{self.name}: channel {group.channel + k - group.first} ("
+                             f"{group.name} "
                              f"{k - group.first + 1} of {group.count}) at {float(amps[k])!r} A is "
                              f"outside [{format_quantity(group.low, 'A')}, "
                              f"{format_quantity(group.high, 'A')}]"
@@ -143,23 +165,30 @@ class KnobBank(Role):
 
     # ------------------------------------------------------------ writes and reads
 
+    def _read_groups(self, feature: str) -> np.ndarray:
+        owner, attr = self._target(feature)
+        return np.concatenate([np.asarray(self._query(
+            f"reading {feature}", lambda g=g: getattr(owner, attr)(g.count, g.channel)),
+            float) for g in self.groups])
+
     def setpoints(self) -> np.ndarray:
-        """The channels' setpoints, A, read back."""
-        return np.asarray(self._query("reading setpoints",
-                                      lambda: self.driver.currents(self.count)), float)
+        """The knobs' setpoints, A, read back (in knob order)."""
+        return self._read_groups("setpoints")
 
     def measured(self) -> np.ndarray:
-        """The currents flowing out of the channels, A (0 with the output off)."""
-        return np.asarray(self._query("reading measured currents",
-                                      lambda: self.driver.measured_currents(self.count)),
-                          float)
+        """The currents flowing out of the knobs' channels, A (0 with the output off)."""
+        return self._read_groups("measured")
+
+    def _set(self, currents: np.ndarray) -> None:
+        for g in self.groups:
+            self.call("set", currents[g.first:g.first + g.count], g.channel)
 
     def write(self, currents: ArrayLike) -> None:
         """Every channel to ``currents`` (A): checked, then ramped from a fresh readback
         (junction channels at most ``current_ramp_rate``)."""
         target = self.checked(currents)
         if not self.read("output"):
-            self.call("set", target)
+            self._set(target)
             return
         self._ramp(self.setpoints(), target)
 
@@ -169,7 +198,7 @@ class KnobBank(Role):
         rate = self.limits.current_ramp_rate
         steps = max(1, math.ceil(largest / (rate * STEP_TIME) * (1 - 1e-12)))
         for k in range(1, steps + 1):
-            self.call("set", target if k == steps else start + (target - start) * k / steps)
+            self._set(target if k == steps else start + (target - start) * k / steps)
             if k < steps:
                 self.clock.sleep(STEP_TIME)
 
@@ -182,7 +211,7 @@ class KnobBank(Role):
             return None
         if on:
             target = self.checked(self.setpoints())
-            self.call("set", np.zeros(self.count))
+            self._set(np.zeros(self.count))
             self.send("output", True)
             self._ramp(np.zeros(self.count), target)
         else:
@@ -195,7 +224,7 @@ class KnobBank(Role):
         if self.read("output"):
             self._ramp(self.setpoints(), np.zeros(self.count))
         else:
-            self.call("set", np.zeros(self.count))
+            self._set(np.zeros(self.count))
 
     def safe_state(self) -> None:
         """Every channel ramped to 0 A, output off."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -214,8 +215,8 @@ def test_knob_bank_ramps_junction_channels(digits: Station) -> None:
     assert n >= 5
     assert clock.now() - t0 == pytest.approx((n - 1) * 0.05, abs=0.06)
     steps = [d for d in list(world.drives)[logged:] if d.instrument == "knobs"]
-    assert len(steps) == n
-    assert np.diff([d.level for d in steps]).max() <= 0.5e-3 + 1e-9
+    assert len(steps) == 2 * n  # each step writes both groups
+    assert np.diff([d.level for d in steps[1::2]]).max() <= 0.5e-3 + 1e-9
     np.testing.assert_allclose(knobs.setpoints(), k)
     digits.safe_state()
 
@@ -264,16 +265,35 @@ def test_a_chip_from_a_network_file_and_a_file_of_another_version(tmp_path: Path
         simulation_from_station(data, str(station))
 
 
-def test_a_knob_bank_with_bad_channel_groups_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda ch: ch[1].update(range=["0 A", "7 mA"]),
+     r"channels\[1\].range.*inside the junction_current limit"),
+    (lambda ch: ch[1].update(channels="1000:1025"), r"channels\[1\].channels.*overlap"),
+    (lambda ch: ch[0].update(channels="1184:1"), r"channels\[0\].channels.*increasing"),
+    (lambda ch: ch[0].update(channels="one"), r"'one' is not a channel range"),
+    (lambda ch: ch[0].update(channels="1:70000"), r"from 1 to 65536"),
+    (lambda ch: ch[0].update(count=3), r"unknown key 'count'"),
+    (lambda ch: ch[0].pop("group"), r"channels\[0\].group"),
+])
+def test_a_knob_bank_with_bad_channel_groups_is_refused(tmp_path: Path, edit: Any,
+                                                         message: str) -> None:
     data = yaml.safe_load(DIGITS.read_text())
     data["instruments"]["bad_knobs"] = data["instruments"].pop("knobs")
     sim = data["labrf"]["simulation"]["instruments"]
     sim["bad_knobs"] = sim.pop("knobs")
-    data["instruments"]["bad_knobs"]["init"]["channels"]["biases"]["range"] = ["0 A", "7 mA"]
+    edit(data["instruments"]["bad_knobs"]["init"]["channels"])
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))  # sorted keys: the groups' order is a list's
+    with pytest.raises(ConfigError, match=message), load_station(path):
+        pass
+
+
+def test_knob_groups_as_a_mapping_are_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(DIGITS.read_text())
+    data["instruments"]["knobs"]["init"]["channels"] = {"controls": {"channels": "1:1184"}}
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match=r"bad_knobs.init.channels.biases.range.*inside the "
-                                          r"junction_current limit"), load_station(path):
+    with pytest.raises(ConfigError, match="as a list in knob order"), load_station(path):
         pass
 
 
@@ -284,10 +304,35 @@ def test_drone_chip_knobs_go_in_chunks_and_read_back() -> None:
         assert chip.sizes == (256, 128, 10) and knobs.count == chip.knob_count == 34186
         k = initial_knobs(chip, 2)
         logged = len(world.drives)
-        knobs.write(k)  # output off: set at once, in ceil(34186 / 4096) = 9 messages
-        assert len(world.drives) - logged == 9
+        knobs.write(k)  # output off: set at once, per group in messages of <= 4096
+        assert len(world.drives) - logged == 9 + 1  # 34048 controls, 138 biases
         np.testing.assert_array_equal(knobs.setpoints(), k)
         knobs.output(True)
         np.testing.assert_array_equal(world.layered_pass("chip").knobs, k)
         station.safe_state()
         assert not world.layered_pass("chip").knobs.any()
+
+
+def test_blocks_with_terminator_bytes_over_the_served_bench() -> None:
+    from labrf.drivers.scpi import MultichannelCurrentSource
+    from tests.helpers import labrf_command
+
+    proc = subprocess.Popen(labrf_command("sim", "serve", str(DIGITS)),
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        ends = {}
+        for _ in range(3):  # "<name> <resource> termination <LF|CR>" per instrument
+            name, resource, *_ = proc.stdout.readline().split()
+            ends[name] = resource
+        dac = MultichannelCurrentSource(ends["knobs"], visa_library="@py",
+                                        read_termination="\n", write_termination="\n")
+        tricky = np.frombuffer(b"\n\r\n;,#1\n", "<f8")[0]  # every byte a delimiter
+        values = np.concatenate([[tricky, 1e-3, -2e-3], np.linspace(-5e-3, 5e-3, 9000)])
+        dac.set_currents(values)  # three messages of at most 4096 channels
+        np.testing.assert_array_equal(dac.currents(values.size), values)
+        assert dac.ask("SYST:ERR?").startswith("0,")
+        dac.adapter.connection.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
