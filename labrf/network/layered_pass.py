@@ -211,9 +211,14 @@ def scores(network: LayeredNetwork, activations: list[LayerActivations],
 
 
 def predict(network: LayeredNetwork, activations: list[LayerActivations]) -> np.ndarray:
-    """(B,) class: one output, 1 where it emits above the detection power else 0; several,
-    the strongest emitter, or -1 where none emits."""
-    powers = activations[-1].powers
+    """(B,) class of the readout's activations (see ``classes``)."""
+    return classes(network, activations[-1].powers)
+
+
+def classes(network: LayeredNetwork, powers: np.ndarray) -> np.ndarray:
+    """(B,) class from the output neurons' emitted powers (B, C), W: one output, 1 where
+    it emits above the detection power else 0; several, the strongest emitter, or -1
+    where none emits."""
     emits = powers > network.detection_power
     if powers.shape[1] == 1:
         return emits[:, 0].astype(int)
@@ -336,11 +341,12 @@ def _backward_block(network: LayeredNetwork, plan: Plan, p_in: np.ndarray,
 
 def loss_and_gradient(network: LayeredNetwork, knobs: ArrayLike, inputs: ArrayLike,
                       labels: ArrayLike, activations: list[LayerActivations] | None = None,
-                      objective: LayeredObjective = DEFAULT_LAYERED_OBJECTIVE
-                      ) -> tuple[float, np.ndarray]:
+                      objective: LayeredObjective = DEFAULT_LAYERED_OBJECTIVE,
+                      plan: Plan | None = None) -> tuple[float, np.ndarray]:
     """Mean loss and its knob gradient (knob_count,), 1/A. Without ``activations`` the
-    model's own forward pass (offline); with measured ones, the physics-aware gradient."""
-    plan = Plan(network, np.asarray(knobs, dtype=float))
+    model's own forward pass (offline); with measured ones, the physics-aware gradient.
+    ``plan``: the one the activations were computed with, if any (built otherwise)."""
+    plan = plan or Plan(network, np.asarray(knobs, dtype=float))
     if activations is None:
         activations = forward(network, knobs, inputs, plan)
     value, d_drives = loss_terms(network, activations, labels, objective)

@@ -76,10 +76,8 @@ class MultitoneSource(Role):
                              f"{format_quantity(limit, 'W')}; every junction receives every "
                              f"tone); nothing was sent")
         p_lo, p_hi = self.range_of("power", (-130.0, 10.0))
-        with np.errstate(divide="ignore"):
-            dbm = np.where(p > 0, watt_to_dbm(np.maximum(p, 1e-30)), -np.inf) + \
-                self.attenuation
-        dbm = np.maximum(dbm, p_lo)
+        # 0 W (1e-30 W: -270 dBm) goes out at the model's lowest power
+        dbm = np.maximum(watt_to_dbm(np.maximum(p, 1e-30)) + self.attenuation, p_lo)
         if np.any(dbm > p_hi):
             k = int(np.argmax(dbm))
             raise LimitError(f"{self.name}: tone {k} needs {dbm[k]:.2f} dBm at the output "

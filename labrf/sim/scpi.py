@@ -465,35 +465,6 @@ def split_params(text: str) -> list[str]:
     blocks (a block stays one token, byte for byte)."""
     if not text.strip():
         return []
-    if "#" in text:
-        return _split_with_blocks(text)
-    params, current, quote, depth = [], [], "", 0
-    for ch in text:
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-            current.append(ch)
-        elif ch == "(":
-            depth += 1
-            current.append(ch)
-        elif ch == ")":
-            depth -= 1
-            current.append(ch)
-        elif ch == "," and depth == 0:
-            params.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-    params.append("".join(current).strip())
-    if any(p == "" for p in params):
-        raise ScpiError(-103, "empty parameter")
-    return params
-
-
-def _split_with_blocks(text: str) -> list[str]:
     params: list[str] = []
     start, quote, depth, i = 0, "", 0, 0
     while i < len(text):

@@ -96,9 +96,13 @@ class Drive:
     instrument: str
     kind: str  #: "rf", "dc" or "coil"
     on: bool
-    mode: str  #: "cw" (rf), "current" or "voltage"
-    level: float  #: W (rf), A or V (dc, coil); the coil's target current in A
-    limit: float  #: the dc source's compliance (V or A), the coil supply's limit; rf: Hz
+    mode: str  #: "cw" or "multitone" (rf), "current", "voltage" or "multichannel" (dc)
+    #: W (rf; multitone: all tones), A or V (dc; multichannel: the largest |I|); the
+    #: coil's target current in A
+    level: float
+    #: the dc source's compliance (V or A), the coil supply's limit; rf: Hz; multitone:
+    #: the number of tones; multichannel: the channels driving a current
+    limit: float
 
 
 OPEN_RESISTANCE = 1e12  #: ohm, an open device of a chip (a broken bond or contact)

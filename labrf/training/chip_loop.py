@@ -74,24 +74,26 @@ def train_on_chip(model: LayeredNetwork, bench: LayeredBench, data: TwinData,
     the chip; ``Epoch.passes`` counts training passes (in training sets)."""
     lower, upper = (b / KNOB_SCALE for b in model.knob_bounds())
 
-    def measured(k: np.ndarray, inputs: np.ndarray) -> list[lp.LayerActivations]:
+    def measured(k: np.ndarray, inputs: np.ndarray
+                 ) -> tuple[list[lp.LayerActivations], lp.Plan]:
         bench.write(k)
         powers = bench.forward(inputs)
-        acts = lp.forward(model, k, inputs)
-        return [*acts[:-1], at_measured_output(model, acts[-1], powers)]
+        plan = lp.Plan(model, k)
+        acts = lp.forward(model, k, inputs, plan)
+        return [*acts[:-1], at_measured_output(model, acts[-1], powers)], plan
 
     def physics_aware(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
                       _: np.random.Generator) -> tuple[float, np.ndarray, int]:
         k = x * KNOB_SCALE
-        acts = measured(k, inputs)
-        value, grad = lp.loss_and_gradient(model, k, inputs, labels, acts, objective)
+        acts, plan = measured(k, inputs)
+        value, grad = lp.loss_and_gradient(model, k, inputs, labels, acts, objective, plan)
         return value, grad * KNOB_SCALE, len(labels)
 
     def spsa(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
              rng: np.random.Generator) -> tuple[float, np.ndarray, int]:
         delta = rng.choice([-1.0, 1.0], size=x.shape)
         plus, minus = (lp.loss_terms(model, measured(
-            np.clip(x + sign * spsa_step * delta, lower, upper) * KNOB_SCALE, inputs),
+            np.clip(x + sign * spsa_step * delta, lower, upper) * KNOB_SCALE, inputs)[0],
             labels, objective)[0] for sign in (1.0, -1.0))
         return 0.5 * (plus + minus), (plus - minus) / (2 * spsa_step) * delta, 2 * len(labels)
 

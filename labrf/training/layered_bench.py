@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from labrf.network import layered_pass as lp
 from labrf.network.layered import LayeredNetwork
 from labrf.roles import KnobBank, MultitoneSource, SpectrumAnalyzer
 
@@ -131,9 +132,5 @@ class LayeredBench:
         return out
 
     def classify(self, powers: np.ndarray) -> np.ndarray:
-        """(B,) class per example from measured output powers: the strongest emitter, -1
-        where none emits above the model's detection power (one output: 1 if it emits)."""
-        emits = powers > self.model.detection_power
-        if powers.shape[1] == 1:
-            return emits[:, 0].astype(int)
-        return np.where(emits.any(axis=1), np.argmax(powers, axis=1), -1)
+        """(B,) class per example from measured output powers (the model's readout)."""
+        return lp.classes(self.model, powers)
