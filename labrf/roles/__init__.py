@@ -6,6 +6,7 @@ live here, once.
 """
 
 from labrf.roles.base import Binding, Role
+from labrf.roles.chain_voltmeter import ChainVoltmeter
 from labrf.roles.current_source import CurrentSource
 from labrf.roles.field_coil import FieldCoil, Gaussmeter
 from labrf.roles.knob_bank import KnobBank
@@ -19,8 +20,8 @@ from labrf.roles.voltmeter import Voltmeter
 #: Role classes by name, as a station file's ``type`` names them (``labrf.roles.<Name>``).
 ROLES = {cls.__name__: cls for cls in (RFSource, SpectrumAnalyzer, Voltmeter,
                                        CurrentSource, FieldCoil, Gaussmeter, SwitchMatrix,
-                                       MultitoneSource, KnobBank)}
+                                       MultitoneSource, KnobBank, ChainVoltmeter)}
 
-__all__ = ["HARD_LIMITS", "ROLES", "Binding", "CurrentSource", "FieldCoil", "Gaussmeter",
-           "KnobBank", "Limits", "MultitoneSource", "RFSource", "Role", "SpectrumAnalyzer",
-           "SwitchMatrix", "Trace", "Voltmeter"]
+__all__ = ["HARD_LIMITS", "ROLES", "Binding", "ChainVoltmeter", "CurrentSource", "FieldCoil",
+           "Gaussmeter", "KnobBank", "Limits", "MultitoneSource", "RFSource", "Role",
+           "SpectrumAnalyzer", "SwitchMatrix", "Trace", "Voltmeter"]

@@ -101,10 +101,13 @@ _NETWORK = {
 }
 DEVICE_KINDS = ("mtj", "amplifier", "coil", "network", "chip", "layered_network")
 #: Terminals of a ``layered_network`` device: its RF input (one multitone source), its
-#: knobs (one multichannel current source: every control current, then every bias), and
-#: its output (the last layer's neurons, combined, to an amplifier or analyzer).
+#: knobs (one multichannel current source: every control current, then every bias), its
+#: output (the last layer's neurons, combined, to an amplifier or analyzer), its chains'
+#: DC voltages (one multichannel voltmeter: every chain, layer by layer) and its monitor
+#: tap (every neuron of the layers before the last, combined, at ``monitor_coupling``).
 LAYERED_TERMINALS: dict[str, str] = {"input": "tone_input", "knobs": "knob_bank",
-                                     "output": "chip_output"}
+                                     "output": "chip_output", "chains": "chain_voltages",
+                                     "monitor": "chip_monitor"}
 #: Models that route a chip's devices to the bench: the switch's rows, columns per card.
 SWITCH_MODELS = {"keithley3706a": (6, 16)}
 FAULTS = ("shorted", "open")
@@ -183,6 +186,8 @@ class LayeredConfig:
     network: LayeredNetwork
     #: dB, spread (one sigma) of every RF path's transmission, drawn per path
     path_imbalance: float = 0.0
+    #: dB, transmission from the hidden neurons to the monitor tap
+    monitor_coupling: float = -20.0
     kind: str = "layered_network"
 
 
@@ -341,7 +346,8 @@ def parse_simulation(section: Any, addresses: dict[str, str], file: str | None =
         elif kinds[name] == "amplifier":
             r.only(dev, key, ["kind", "input", *_AMPLIFIER])
             source = r.name_ref(dev.get("input"), f"{key}.input", kinds,
-                                ("mtj", "neuron", "route", "chip_output"))
+                                ("mtj", "neuron", "route", "chip_output",
+                                 "chip_monitor"))
             values = {k: r.quantity(dev[k], f"{key}.{k}", *_AMPLIFIER[k])
                       for k in _AMPLIFIER if k in dev}
             devices[name] = AmplifierConfig(name, source, **values)
@@ -493,7 +499,8 @@ def _network(r: _Reader, name: str, dev: dict[str, Any], key: str) -> NetworkCon
 def _layered(r: _Reader, name: str, dev: dict[str, Any], key: str) -> LayeredConfig:
     """A chip of any size: designed from ``layers`` (``design_network``) or read from a
     ``network`` file (relative to the station file)."""
-    r.only(dev, key, ["kind", "layers", "synapses_per_input", "network", "path_imbalance"])
+    r.only(dev, key, ["kind", "layers", "synapses_per_input", "network", "path_imbalance",
+                      "monitor_coupling"])
     if ("layers" in dev) == ("network" in dev):
         raise r.fail(f"{key}.layers", "give either layers (e.g. [64, 16, 10]: inputs, then "
                                       "neurons per layer) or network (a network file)")
@@ -522,7 +529,9 @@ def _layered(r: _Reader, name: str, dev: dict[str, Any], key: str) -> LayeredCon
             raise r.fail(f"{key}.layers", str(exc)) from None
     imbalance = r.quantity(dev.get("path_imbalance", 0.0), f"{key}.path_imbalance", "dB",
                            0.0, 10.0)
-    return LayeredConfig(name, network, imbalance)
+    monitor = r.quantity(dev.get("monitor_coupling", -20.0), f"{key}.monitor_coupling",
+                         "dB", -100.0, 0.0)
+    return LayeredConfig(name, network, imbalance, monitor)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

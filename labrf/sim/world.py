@@ -666,33 +666,53 @@ class World:
         self.layered_chip(name)
         return self._evaluate_layered(self.layered[name])
 
-    def _layered_output_of(self, instrument: str) -> tuple[str | None, float]:
-        """The layered chip whose output reaches an analyzer (directly or through an
-        amplifier), and the power gain on the way (W/W)."""
+    def _layered_output_of(self, instrument: str
+                           ) -> tuple[str | None, float, tuple[int, ...]]:
+        """The layered chip whose output or monitor tap reaches an analyzer (directly or
+        through an amplifier), the power gain on the way (W/W), and the layers whose
+        neurons it carries (the last; or, at the monitor, every other)."""
         source = self._port(instrument, "input")
         gain = 1.0
         if source in self.amplifiers:
             amp = self.amplifiers[source]
             source, gain = amp.input, float(db_to_ratio(amp.gain))
         name, _, terminal = source.rpartition(".")
-        if name in self.layered and LAYERED_TERMINALS.get(terminal) == "chip_output":
-            return name, gain
-        return None, gain
+        kind = LAYERED_TERMINALS.get(terminal) if name in self.layered else None
+        if kind == "chip_output":
+            return name, gain, (len(self.layered[name].chip.layers) - 1,)
+        if kind == "chip_monitor":
+            state = self.layered[name]
+            return name, gain * float(db_to_ratio(state.config.monitor_coupling)), tuple(
+                range(len(state.chip.layers) - 1))
+        return None, gain, ()
 
-    def _layered_spectrum(self, name: str, gain: float, freqs: np.ndarray, rbw: float
-                          ) -> np.ndarray:
-        """Power in W at ``freqs`` (Hz) from the output neurons of layered chip ``name``:
-        one line per emitting neuron at its own frequency."""
+    def _layered_spectrum(self, name: str, gain: float, layers: tuple[int, ...],
+                          freqs: np.ndarray, rbw: float) -> np.ndarray:
+        """Power in W at ``freqs`` (Hz) from the neurons of ``layers`` of layered chip
+        ``name``: one line per emitting neuron at its own frequency."""
         state = self.layered[name]
-        last = self._evaluate_layered(state).activations[-1]
-        widths = np.broadcast_to(osc_model.linewidth(
-            state.chip.layers[-1].neurons.oscillators, last.currents[0]), last.powers[0].shape)
+        acts = self._evaluate_layered(state).activations
         total = np.zeros(np.shape(freqs))
-        for j in np.flatnonzero(last.powers[0] > 0):  # the output neurons' lines
-            total += osc_model.line_in_rbw(freqs, float(last.powers[0, j]) * gain,
-                                           float(last.frequencies[0, j]), float(widths[j]),
-                                           rbw)
+        for index in layers:
+            act = acts[index]
+            widths = np.broadcast_to(osc_model.linewidth(
+                state.chip.layers[index].neurons.oscillators, act.currents[0]),
+                act.powers[0].shape)
+            for j in np.flatnonzero(act.powers[0] > 0):
+                total += osc_model.line_in_rbw(freqs, float(act.powers[0, j]) * gain,
+                                               float(act.frequencies[0, j]),
+                                               float(widths[j]), rbw)
         return total
+
+    def chain_voltages(self, instrument: str, t: float) -> np.ndarray:
+        """DC voltages (V, no noise) at a multichannel voltmeter's inputs: every chain of
+        the layered chip it is wired to, layer by layer (none if unwired)."""
+        self._check_breakdown(t)
+        name, _, terminal = self._port(instrument, "input").rpartition(".")
+        if name not in self.layered or LAYERED_TERMINALS.get(terminal) != "chain_voltages":
+            return np.zeros(0)
+        acts = self._evaluate_layered(self.layered[name]).activations
+        return np.concatenate([a.voltages[0] for a in acts])
 
     def _emitters(self, instrument: str) -> tuple[list[_JunctionState], float]:
         source = self._port(instrument, "input")
@@ -707,9 +727,9 @@ class World:
         """Power in W that each point of an analyzer's trace receives from emission lines
         (no noise), at RBW ``rbw`` Hz."""
         self._check_breakdown(t)
-        chip, gain = self._layered_output_of(instrument)
+        chip, gain, layers = self._layered_output_of(instrument)
         if chip is not None:
-            return self._layered_spectrum(chip, gain, freqs, rbw)
+            return self._layered_spectrum(chip, gain, layers, freqs, rbw)
         neuron, gain = self._neuron_of(instrument)
         if neuron is not None:
             return self._neuron_spectrum(*neuron, gain, freqs, rbw)

@@ -49,6 +49,36 @@ def output_bands(model: LayeredNetwork) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([[f[0] ** 2 / inner[0]], inner, [f[-1] ** 2 / inner[-1]]]), order
 
 
+def line_powers(frequency: np.ndarray, watts: np.ndarray, edges: np.ndarray, rbw: float,
+                floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per band between consecutive ``edges`` (Hz, increasing) of one trace (``watts`` W
+    at ``frequency`` Hz, RBW ``rbw`` Hz): the channel power of its line (W) within
+    ``WINDOW`` RBWs of its peak, and the peak's frequency (Hz, by a parabola through the
+    three highest points in dB). 0 W and NaN where the band holds no line: its highest
+    point at the band's edge (a neighbour's tail) or not above ``floor`` W."""
+    spacing = float(np.median(np.diff(frequency)))
+    half = max(1, round(WINDOW * rbw / spacing))
+    starts = np.searchsorted(frequency, edges)
+    powers = np.zeros(edges.size - 1)
+    peaks = np.full(edges.size - 1, np.nan)
+    for band, (a, b) in enumerate(zip(starts[:-1], starts[1:], strict=True)):
+        if b - a < 3:
+            continue
+        peak = a + int(np.argmax(watts[a:b]))
+        if peak in (a, b - 1) or watts[peak] <= floor:
+            continue
+        window = watts[max(peak - half, 0):peak + half + 1]
+        # a Lorentzian of 3 dB width B (the RBW filter; lines are narrower) integrates
+        # to pi B / 2 per unit power, a fraction 2/pi atan(2 WINDOW) of it in the window
+        powers[band] = window.sum() * spacing / (math.pi * rbw / 2) / (
+            2 / math.pi * math.atan(2 * WINDOW))
+        y0, y1, y2 = np.log(np.maximum(watts[peak - 1:peak + 2], 1e-300))
+        curvature = y0 - 2 * y1 + y2
+        offset = 0.5 * (y0 - y2) / curvature if curvature < 0 else 0.0
+        peaks[band] = frequency[peak] + float(np.clip(offset, -0.5, 0.5)) * spacing
+    return powers, peaks
+
+
 @dataclass
 class LayeredBench:
     """The roles of a chip bench and how a pass is made.
@@ -98,25 +128,13 @@ class LayeredBench:
         self.knobs.write(knobs)
 
     def band_powers(self, frequency: np.ndarray, watts: np.ndarray) -> np.ndarray:
-        """(C,) power emitted by each output neuron (W at the chip) from one trace: 0 where
-        its band holds no line (its highest point at the band's edge is a neighbour's
-        tail), else the channel power within ``WINDOW`` RBWs of the line's peak."""
-        spacing = float(np.median(np.diff(frequency)))
-        half = max(1, round(WINDOW * self.rbw / spacing))
-        starts = np.searchsorted(frequency, self.edges)
-        out = np.zeros(self.edges.size - 1)
-        for band, (a, b) in enumerate(zip(starts[:-1], starts[1:], strict=True)):
-            if b - a < 3:
-                continue
-            peak = a + int(np.argmax(watts[a:b]))
-            if peak in (a, b - 1) or watts[peak] <= self.model.detection_power * \
-                    self.output_gain:
-                continue
-            window = watts[max(peak - half, 0):peak + half + 1]
-            # a Lorentzian of 3 dB width B (the RBW filter; lines are narrower) integrates
-            # to pi B / 2 per unit power, a fraction 2/pi atan(2 WINDOW) of it in the window
-            out[self.neuron_of_band[band]] = window.sum() * spacing / (math.pi * self.rbw / 2)
-        return out / (self.output_gain * 2 / math.pi * math.atan(2 * WINDOW))
+        """(C,) power emitted by each output neuron (W at the chip) from one trace
+        (``line_powers`` over the output bands)."""
+        powers, _ = line_powers(frequency, watts, self.edges, self.rbw,
+                                self.model.detection_power * self.output_gain)
+        out = np.zeros(powers.size)
+        out[self.neuron_of_band] = powers
+        return out / self.output_gain
 
     def forward(self, inputs: ArrayLike) -> np.ndarray:
         """Present each example of ``inputs`` (B, N_0), W at the chip; (B, C) the output

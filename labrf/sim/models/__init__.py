@@ -24,6 +24,7 @@ MODELS: dict[str, str] = {
     "keithley3706a": "labrf.sim.models.keithley_3706a:Keithley3706A",
     "multitone": "labrf.sim.models.multitone:MultitoneGenerator",
     "multichannel_source": "labrf.sim.models.multichannel_source:MultichannelCurrentSource",
+    "multichannel_voltmeter": "labrf.sim.models.multichannel_voltmeter:MultichannelVoltmeter",
 }
 
 

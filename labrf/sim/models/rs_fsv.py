@@ -166,7 +166,7 @@ class FSV(RohdeSchwarzReplies, Emulator):
     options: ClassVar[str] = "B22"
     ports: ClassVar[dict[str, tuple[str, ...]]] = {"input": ("amplifier", "mtj",
                                                              "neuron", "monitor", "route",
-                                                             "chip_output")}
+                                                             "chip_output", "chip_monitor")}
     error_texts: ClassVar[dict[int, str]] = {-213: "Init ignored"}
     self_test_time: ClassVar[float] = 20.0
     boot_time: ClassVar[float] = 60.0
