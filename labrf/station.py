@@ -31,6 +31,8 @@ from qcodes.station import SCHEMA_TEMPLATE_PATH, Station
 
 from labrf.clock import Clock, WallClock
 from labrf.errors import ConfigError, LabrfError, SafeStateError
+from labrf.network.files import CHIP_KEYS, ChipSpecError, chip_design
+from labrf.network.layered import LayeredNetwork
 from labrf.roles import (
     ROLES,
     CurrentSource,
@@ -54,7 +56,7 @@ from labrf.wire import override
 log = logging.getLogger(__name__)
 
 TOP_KEYS = ("instruments", "labrf")
-LABRF_KEYS = ("limits", "simulation", "visa_library")
+LABRF_KEYS = ("limits", "simulation", "visa_library", "chip")
 #: Instrument keys of the QCoDeS schema that labrf accepts.
 INSTRUMENT_KEYS = ("type", "address", "init", "parameters", "add_parameters",
                    "enable_forced_reconnect")
@@ -106,6 +108,8 @@ class StationSpec:
     simulation: SimulationConfig | None
     visa_library: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    #: the design of the network chip on the bench (``labrf.chip``), if any
+    chip: LayeredNetwork | None = None
 
 
 class KeyChecker:
@@ -308,7 +312,21 @@ def parse_station(data: Any, file: str) -> StationSpec:
     visa_library = section.get("visa_library") or ""
     if not isinstance(visa_library, str):
         raise c.fail("labrf.visa_library", "must be a PyVISA library string such as '@py'")
-    return StationSpec(file, specs, limits, simulation, visa_library, data)
+    return StationSpec(file, specs, limits, simulation, visa_library, data,
+                       _chip(c, section.get("chip"), file))
+
+
+def _chip(c: KeyChecker, value: Any, file: str) -> LayeredNetwork | None:
+    """The design of the network chip on the bench (``labrf.chip``), if the station has
+    one: its ``layers`` or a ``network`` file (relative to the station file)."""
+    if value is None:
+        return None
+    spec = c.mapping(value, "labrf.chip")
+    c.only(spec, "labrf.chip", list(CHIP_KEYS))
+    try:
+        return chip_design(spec, Path(file).parent)[0]
+    except ChipSpecError as exc:
+        raise c.fail(f"labrf.chip.{exc.key}", str(exc)) from None
 
 
 def read_station(path: str | Path) -> StationSpec:

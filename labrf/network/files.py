@@ -150,3 +150,52 @@ def load_network(path: str | Path) -> NetworkFile:
 def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a valid number in a network file")
 
+
+
+#: Keys of a chip's description in a station file: its sizes, or a network file.
+CHIP_KEYS = ("layers", "synapses_per_input", "network")
+
+
+def chip_design(spec: dict[str, Any], base: Path | None = None) -> tuple[LayeredNetwork, str]:
+    """A chip described by ``spec``: ``layers`` (inputs, then neurons per layer, laid out
+    by ``design_network`` with ``synapses_per_input``) or ``network`` (a network file,
+    relative to ``base``). NetworkError otherwise; with it, the key at fault."""
+    from labrf.network.design import design_network
+
+    if ("layers" in spec) == ("network" in spec):
+        return _fail("layers", "give either layers (e.g. [64, 16, 10]: inputs, then "
+                               "neurons per layer) or network (a network file)")
+    if "network" in spec:
+        path = Path(str(spec["network"]))
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        try:
+            return load_network(path).network, "network"
+        except NetworkError as exc:
+            return _fail("network", str(exc))
+    layers = spec["layers"]
+    if not isinstance(layers, list) or any(isinstance(n, bool) or not isinstance(n, int)
+                                           for n in layers):
+        return _fail("layers", f"{layers!r} is not a list of whole numbers, e.g. "
+                               "[64, 16, 10]")
+    per_input = spec.get("synapses_per_input", 1)
+    if isinstance(per_input, bool) or not isinstance(per_input, int) or \
+            not 1 <= per_input <= 8:
+        return _fail("synapses_per_input", f"must be an integer from 1 to 8, got "
+                                           f"{per_input!r}")
+    try:
+        return design_network(layers, synapses_per_input=per_input), "layers"
+    except NetworkError as exc:
+        return _fail("layers", str(exc))
+
+
+class ChipSpecError(NetworkError):
+    """A chip description at fault; ``key`` names the key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _fail(key: str, message: str) -> Any:
+    raise ChipSpecError(key, message)

@@ -39,10 +39,9 @@ from typing import Any
 
 import yaml
 
-from labrf.errors import ConfigError, NetworkError, UnitError
+from labrf.errors import ConfigError, UnitError
 from labrf.network import NEURON_NAMES, SYNAPSE_NAMES, Network, nominal_network
-from labrf.network.design import design_network
-from labrf.network.files import load_network
+from labrf.network.files import CHIP_KEYS, ChipSpecError, chip_design
 from labrf.network.layered import LayeredNetwork
 from labrf.physics import CoilParams, JunctionParams, OscillatorParams, SpinDiodeParams
 from labrf.shipped import station_path
@@ -501,32 +500,11 @@ def _layered(r: _Reader, name: str, dev: dict[str, Any], key: str) -> LayeredCon
     ``network`` file (relative to the station file)."""
     r.only(dev, key, ["kind", "layers", "synapses_per_input", "network", "path_imbalance",
                       "monitor_coupling"])
-    if ("layers" in dev) == ("network" in dev):
-        raise r.fail(f"{key}.layers", "give either layers (e.g. [64, 16, 10]: inputs, then "
-                                      "neurons per layer) or network (a network file)")
-    if "network" in dev:
-        path = Path(str(dev["network"]))
-        if not path.is_absolute() and r.file:
-            path = Path(r.file).parent / path
-        try:
-            network = load_network(path).network
-        except NetworkError as exc:
-            raise r.fail(f"{key}.network", str(exc)) from None
-    else:
-        layers = dev["layers"]
-        if not isinstance(layers, list) or any(isinstance(n, bool) or not isinstance(n, int)
-                                               for n in layers):
-            raise r.fail(f"{key}.layers", f"{layers!r} is not a list of whole numbers, e.g. "
-                                          f"[64, 16, 10]")
-        per_input = dev.get("synapses_per_input", 1)
-        if isinstance(per_input, bool) or not isinstance(per_input, int) or \
-                not 1 <= per_input <= 8:
-            raise r.fail(f"{key}.synapses_per_input", f"must be an integer from 1 to 8, got "
-                                                      f"{per_input!r}")
-        try:
-            network = design_network(layers, synapses_per_input=per_input)
-        except NetworkError as exc:
-            raise r.fail(f"{key}.layers", str(exc)) from None
+    try:
+        network, _ = chip_design({k: v for k, v in dev.items() if k in CHIP_KEYS},
+                                 Path(r.file).parent if r.file else None)
+    except ChipSpecError as exc:
+        raise r.fail(f"{key}.{exc.key}", str(exc)) from None
     imbalance = r.quantity(dev.get("path_imbalance", 0.0), f"{key}.path_imbalance", "dB",
                            0.0, 10.0)
     monitor = r.quantity(dev.get("monitor_coupling", -20.0), f"{key}.monitor_coupling",

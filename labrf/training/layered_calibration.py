@@ -26,9 +26,8 @@ leaves tones off and knobs at 0 A. SI units throughout.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -40,6 +39,8 @@ from labrf.physics.oscillator import emitted_power
 from labrf.roles import ChainVoltmeter, SpectrumAnalyzer
 from labrf.training.layered_bench import LayeredBench, line_powers
 
+#: Values of the ``kind`` column of a chip calibration's rows.
+SYNAPSE, NEURON = 0, 1
 #: Control-current steps of a synapse sweep.
 CONTROL_STEPS = 41
 #: Bias steps of an emission curve, from BIAS_START x the design threshold to the limit.
@@ -90,15 +91,39 @@ class LayeredCalibration:
             layers.append(replace(layer, synapses=syn, neurons=neu, coupling=coupling))
         return replace(design, layers=tuple(layers))
 
-    def save(self, path: str | Path) -> Path:
-        """Write the calibration as one .npz file; its path."""
-        path = Path(path)
-        arrays = {f"{name}_{i}": a for name in ("resonance", "gain", "threshold",
-                                                "frequency", "residual")
-                  for i, a in enumerate(getattr(self, name))}
-        with path.open("wb") as out:
-            np.savez_compressed(out, passes=self.passes, **arrays)
-        return path
+    @classmethod
+    def from_rows(cls, design: LayeredNetwork, rows: Mapping[str, np.ndarray]
+                  ) -> LayeredCalibration:
+        """The calibration of a ``chip-calibration`` run from its rows (``kind``, ``layer``,
+        ``chain``, ``position`` and the measured columns); LabrfError if a device of
+        ``design`` is missing."""
+        kind, layer = np.asarray(rows["kind"]), np.asarray(rows["layer"])
+        chain, position = np.asarray(rows["chain"]), np.asarray(rows["position"])
+        out: dict[str, list[np.ndarray]] = {k: [] for k in (
+            "resonance", "gain", "residual", "threshold", "frequency")}
+        for index, lay in enumerate(design.layers):
+            m, k, _ = lay.shape
+            syn = np.flatnonzero((kind == SYNAPSE) & (layer == index))
+            neu = np.flatnonzero((kind == NEURON) & (layer == index))
+            if syn.size != m * k or neu.size != m:
+                raise LabrfError(f"the chip calibration holds {syn.size} synapses and "
+                                 f"{neu.size} neurons of layer {index}; the chip's design "
+                                 f"has {m * k} and {m}: calibrate this chip again")
+            at = chain[syn].astype(int) * k + position[syn].astype(int)
+            for name in ("resonance", "gain", "residual"):
+                values = np.empty(m * k)
+                values[at] = np.asarray(rows[name])[syn]
+                out[name].append(values.reshape(m, k))
+            for name in ("threshold", "frequency"):
+                values = np.empty(m)
+                values[chain[neu].astype(int)] = np.asarray(rows[name])[neu]
+                out[name].append(values)
+        return cls(*(tuple(out[k]) for k in ("resonance", "gain", "threshold",
+                                              "frequency", "residual")))
+
+
+class CalibrationStopped(LabrfError):
+    """A calibration stopped on request (before the sweep its message names)."""
 
 
 # ------------------------------------------------------------------ fits
@@ -156,9 +181,13 @@ class ChipCalibrator:
     monitor: SpectrumAnalyzer | None
     design: LayeredNetwork
     progress: Callable[[str], None] | None = None
+    #: asked before every sweep; True stops the calibration (``CalibrationStopped``)
+    should_stop: Callable[[], bool] | None = None
     passes: int = 0
 
     def _say(self, text: str) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise CalibrationStopped(text)
         if self.progress is not None:
             self.progress(text)
 
