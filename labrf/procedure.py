@@ -52,6 +52,12 @@ class LabProcedure(Procedure):
     #: procedures whose latest completed run on the same station this one builds on (a
     #: calibration); the runner runs any that is missing first
     REQUIRES: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def requires(cls, station: Any) -> tuple[str, ...]:
+        """The procedures this one builds on for ``station`` (by default ``REQUIRES``)."""
+        return cls.REQUIRES
+
     station: Any = None  #: the connected LabStation, set by the runner
     #: the runs this one builds on, by procedure name: {"run_id": int, "fit": dict}; and
     #: the database they are in (set by the runner)

@@ -274,7 +274,7 @@ def prerequisites(cls: type[LabProcedure], station: LabStation, db: str | Path,
     this station's file in ``db``, or, if there is none, a new run of it (default
     parameters) made now. LabrfError if such a run does not complete."""
     found: dict[str, dict[str, Any]] = {}
-    for required in cls.REQUIRES:
+    for required in cls.requires(station):
         ds = latest_run(db, required, station_file=str(station.spec.file))
         if ds is None:
             log.info("%s needs a completed %s run on this station: running it now",

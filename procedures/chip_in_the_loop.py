@@ -48,6 +48,7 @@ from pymeasure.experiment import (
     FloatParameter,
     IntegerParameter,
     ListParameter,
+    Parameter,
 )
 
 from labrf.analysis.plots import label, new_figure, save
@@ -71,6 +72,15 @@ from labrf.training.trainer import (
 )
 from labrf.units import db_to_ratio
 
+from .layered_chip_training import (
+    LAYERED_REQUIRES,
+    LAYERED_TASKS,
+    layered_analyse,
+    layered_execute,
+    layered_plot,
+    layered_startup,
+)
+
 #: Test accuracy the lab's network reached (Ross et al. 2023): the target of the training.
 TARGET_ACCURACY = 0.977
 EPOCH, TEST, MAP = 0, 1, 2  #: values of the ``row`` column
@@ -84,7 +94,7 @@ class ChipInTheLoopTraining(LabProcedure):
     REQUIRES: ClassVar[tuple[str, ...]] = ("synapse-calibration", "neuron-calibration")
     CHECKPOINT: ClassVar[bool] = True
 
-    task = ListParameter("Task", choices=list(TASKS), default="xor")
+    task = ListParameter("Task", choices=[*TASKS, *LAYERED_TASKS], default="xor")
     estimator = ListParameter("Gradient estimator", choices=list(ESTIMATORS),
                               default="physics-aware")
     seed = IntegerParameter("Seed of the task's examples and of the training", default=0,
@@ -121,6 +131,12 @@ class ChipInTheLoopTraining(LabProcedure):
                                      default=1e-9, minimum=1e-15, maximum=1e-3)
     resume = BooleanParameter("Resume the last unfinished training of this task, "
                               "estimator, seed and model", default=False)
+    data = Parameter("Data file of the task (drone, RadioSpin_D62_RF_fingerprinting.h5)",
+                     default="")
+    input_power = FloatParameter("Mean total input power of an example at a network chip",
+                                 units="W", default=10e-6, minimum=1e-9, maximum=50e-6)
+    offline_epochs = IntegerParameter("Epochs of a network chip's offline twin", default=20,
+                                      minimum=0, maximum=10000)
 
     COLUMNS: ClassVar[Mapping[str, Column]] = {
         "row": Column("", label="Row (0: epoch, 1: test example, 2: decision-map point)"),
@@ -137,6 +153,9 @@ class ChipInTheLoopTraining(LabProcedure):
         "emits": Column("", setpoints=("input_1", "input_2"), label="Output neuron emits"),
         "output_power": Column("W", setpoints=("input_1", "input_2"),
                                label="Peak level at the analyzer"),
+        "test_accuracy": Column("", setpoints=("epoch",),
+                                label="Test accuracy on the chip (network chips)"),
+        "predicted": Column("", label="Class the chip gives"),
     }
 
     resumed_from: int | None = None
@@ -144,6 +163,17 @@ class ChipInTheLoopTraining(LabProcedure):
     _tested: TrainingState | None = None
 
     # ------------------------------------------------------------------ set-up
+
+    @classmethod
+    def requires(cls, station: Any) -> tuple[str, ...]:
+        """A network chip (``labrf.chip``) builds on its chip-calibration; the
+        nine-junction bench on its synapse and neuron calibrations."""
+        return LAYERED_REQUIRES if station.spec.chip is not None else cls.REQUIRES
+
+    @property
+    def layered(self) -> bool:
+        """Whether this run trains a network chip of any size (``labrf.chip``)."""
+        return self.station is not None and self.station.spec.chip is not None
 
     def settings(self) -> Settings:
         """The training's settings from the parameters."""
@@ -167,6 +197,13 @@ class ChipInTheLoopTraining(LabProcedure):
     def startup(self) -> None:
         """Calibrations loaded, the model made (see the module docstring), bench found and
         prepared (inputs on at the power floor, sources on at 0 A)."""
+        if self.layered:
+            layered_startup(self)
+            return
+        if self.task in LAYERED_TASKS:
+            raise LabrfError(f"{self.name}: task {self.task} trains a network chip; station "
+                             f"{self.station.spec.file} has none (no labrf.chip): use "
+                             f"sim_{self.task}_chip.yaml or describe the chip there")
         syn, neu = self.calibrations()
         self._design = replace(nominal_network(), detection_power=self.detection_power,
                                input_frequencies=(self.input_1, self.input_2))
@@ -193,7 +230,8 @@ class ChipInTheLoopTraining(LabProcedure):
                 "train_accuracy": record.train_accuracy,
                 "validation_accuracy": record.validation_accuracy, "passes": s.passes,
                 "evaluation_passes": evaluation_passes, "input_1": nan, "input_2": nan,
-                "label": nan, "emits": nan, "output_power": nan}
+                "label": nan, "emits": nan, "output_power": nan, "test_accuracy": nan,
+                "predicted": nan}
 
     def _save(self, state: TrainingState) -> None:
         """The checkpoint: ``state`` (the last epoch), the best epoch's, the tested knobs."""
@@ -207,9 +245,10 @@ class ChipInTheLoopTraining(LabProcedure):
             arrays["tested_epoch"] = self._tested.epoch
         self.save_checkpoint(**arrays)
 
-    def _resume_state(self) -> tuple[TrainingState, int] | None:
-        """The last recorded epoch of the newest unfinished run like this one, re-recorded
-        in this run; None if there is none."""
+    def previous_run(self) -> tuple[int, dict[str, Any], dict[str, np.ndarray]] | None:
+        """The newest unfinished run like this one (same station file, task, estimator,
+        seed, model and start) with a checkpoint: its id, checkpoint arrays and
+        columns; None if there is none."""
         from labrf.data import latest_run, run_columns
 
         if self.db is None:
@@ -226,23 +265,40 @@ class ChipInTheLoopTraining(LabProcedure):
         path = ds.metadata.get("labrf_checkpoint")
         if not path or not Path(path).is_file():
             return None
-        saved = load_checkpoint(path)
-        state = _state(saved, "last")
-        data = run_columns(ds)
+        return ds.run_id, load_checkpoint(path), run_columns(ds)
+
+    def replay(self, data: Mapping[str, np.ndarray], last_epoch: int) -> np.ndarray:
+        """Re-record a previous run's epoch rows up to ``last_epoch`` in this run; their
+        indices in ``data``."""
         rows = np.flatnonzero((np.asarray(data.get("row", [])) == EPOCH)
-                              & (np.asarray(data.get("epoch", [])) <= state.epoch))
+                              & (np.asarray(data.get("epoch", [])) <= last_epoch))
+        for i in rows:
+            self.emit("results", {name: data[name][i] if name in data else math.nan
+                                  for name in self.COLUMNS})
+        return rows
+
+    def _resume_state(self) -> tuple[TrainingState, int] | None:
+        """The last recorded epoch of the newest unfinished run like this one, re-recorded
+        in this run; None if there is none."""
+        previous = self.previous_run()
+        if previous is None:
+            return None
+        run_id, saved, data = previous
+        state = _state(saved, "last")
+        rows = self.replay(data, state.epoch)
         if rows.size == 0:
             return None
-        for i in rows:
-            self.emit("results", {name: data[name][i] for name in self.COLUMNS})
         if "best_validation" in saved:
             self._best = (float(saved["best_validation"]), _state(saved, "best"))
-        self.resumed_from = ds.run_id
+        self.resumed_from = run_id
         return state, int(data["evaluation_passes"][rows[-1]])
 
     def execute(self) -> None:
         """Start (offline solution, or the resumed state), train epoch by epoch, then
         test on the analyzer and map the decision over the input plane."""
+        if self.layered:
+            layered_execute(self)
+            return
         trainer = self._trainer
         resumed = self._resume_state() if self.resume else None
         if resumed is None:
@@ -293,13 +349,18 @@ class ChipInTheLoopTraining(LabProcedure):
                 "train_accuracy": math.nan, "validation_accuracy": math.nan,
                 "passes": state.passes, "evaluation_passes": math.nan,
                 "input_1": inputs[n, 0], "input_2": inputs[n, 1], "label": labels[n],
-                "emits": float(emits[n]), "output_power": measured.output_power[n]})
+                "emits": float(emits[n]), "output_power": measured.output_power[n],
+                "test_accuracy": math.nan, "predicted": float(emits[n])})
 
     def shutdown(self) -> None:
         """Inputs off; every control and bias ramped to 0 A and off (the runner's safe
         state does the same for the whole station after this)."""
         bench = getattr(self, "bench", None)
         if bench is None:
+            return
+        if self.layered:
+            bench.tones.output(False)
+            bench.knobs.output(False)
             return
         for source in bench.inputs:
             source.output(False)
@@ -312,6 +373,8 @@ class ChipInTheLoopTraining(LabProcedure):
         """Test accuracy (analyzer), training passes, the learning curve, the passes at
         which the validation accuracy first reached TARGET_ACCURACY (None if never), the
         epoch whose knobs were tested."""
+        if self.layered:
+            return layered_analyse(self, data)
         row = np.asarray(data["row"])
         epochs = row == EPOCH
         test = row == TEST
@@ -364,6 +427,8 @@ class ChipInTheLoopTraining(LabProcedure):
              path: Path) -> Path:
         """Decision map over the input plane with the test examples, and the learning
         curve (loss, training and validation accuracy against training passes)."""
+        if self.layered:
+            return layered_plot(self, data, fit, path)
         fig, (ax_map, ax_loss) = new_figure(1, 2, title=f"Chip in the loop: {self.task}, "
                                                         f"{self.estimator}")
         row = np.asarray(data["row"])

@@ -27,6 +27,7 @@ from labrf.training.layered_bench import LayeredBench
 from labrf.training.twin import (
     BATCH,
     TWIN_LEARNING_RATE,
+    AdamState,
     Epoch,
     TwinResult,
     adam_epochs,
@@ -68,10 +69,13 @@ def train_on_chip(model: LayeredNetwork, bench: LayeredBench, data: TwinData,
                   batch: int = BATCH, lr: float = TWIN_LEARNING_RATE, seed: int = 0,
                   power_scale: float, spsa_step: float = 0.05,
                   objective: lp.LayeredObjective = lp.DEFAULT_LAYERED_OBJECTIVE,
-                  on_epoch: Callable[[Epoch], None] | None = None) -> TwinResult:
+                  on_epoch: Callable[[Epoch], None] | None = None,
+                  resume: AdamState | None = None,
+                  on_state: Callable[[AdamState], None] | None = None) -> TwinResult:
     """Train ``knobs`` (A) with ``bench``'s chip doing every forward pass (see the
     module); ``spsa_step`` in KNOB_SCALE units. Each epoch's accuracies are measured on
-    the chip; ``Epoch.passes`` counts training passes (in training sets)."""
+    the chip; ``Epoch.passes`` counts training passes (in training sets). ``resume`` and
+    ``on_state`` as for ``adam_epochs``."""
     lower, upper = (b / KNOB_SCALE for b in model.knob_bounds())
 
     def measured(k: np.ndarray, inputs: np.ndarray
@@ -103,4 +107,5 @@ def train_on_chip(model: LayeredNetwork, bench: LayeredBench, data: TwinData,
                          f"{estimator!r}")
     return adam_epochs(model, chip_judge(bench), data, knobs, estimators[estimator],
                        epochs=epochs, batch=batch, lr=lr, seed=seed,
-                       power_scale=power_scale, on_epoch=on_epoch)
+                       power_scale=power_scale, on_epoch=on_epoch, resume=resume,
+                       on_state=on_state)

@@ -10,8 +10,9 @@ optimizer, as the reference a physical network is compared with.
 from __future__ import annotations
 
 import functools
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -99,23 +100,57 @@ def network_judge(network: LayeredNetwork) -> Judge:
     return lambda knobs, inputs: lp.predict(network, lp.forward(network, knobs, inputs))
 
 
+@dataclass
+class AdamState:
+    """Where a training stands after an epoch: enough to resume it exactly."""
+
+    knobs: np.ndarray  #: A
+    m: np.ndarray  #: Adam's first moment (KNOB_SCALE units)
+    v: np.ndarray  #: Adam's second moment
+    step: int  #: minibatches done
+    epoch: int  #: epochs done
+    examples: int  #: forward passes spent on training
+    rng: dict[str, Any]  #: the shuffling stream's state (``bit_generator.state``)
+
+    def arrays(self) -> dict[str, Any]:
+        """As checkpoint arrays (``labrf.procedure.save_arrays``)."""
+        return {"knobs": self.knobs, "adam_m": self.m, "adam_v": self.v, "step": self.step,
+                "epoch": self.epoch, "examples": self.examples,
+                "rng": json.dumps(self.rng)}
+
+    @classmethod
+    def from_arrays(cls, saved: Mapping[str, Any]) -> AdamState:
+        """From the arrays ``arrays`` wrote."""
+        return cls(np.asarray(saved["knobs"], float), np.asarray(saved["adam_m"], float),
+                   np.asarray(saved["adam_v"], float), int(saved["step"]),
+                   int(saved["epoch"]), int(saved["examples"]), json.loads(str(saved["rng"])))
+
+
 def adam_epochs(network: LayeredNetwork, judge: LayeredNetwork | Judge, data: TwinData,
                 knobs: np.ndarray, estimator: Estimator, *, epochs: int, batch: int,
                 lr: float, seed: int, power_scale: float,
-                on_epoch: Callable[[Epoch], None] | None) -> TwinResult:
+                on_epoch: Callable[[Epoch], None] | None,
+                resume: AdamState | None = None,
+                on_state: Callable[[AdamState], None] | None = None) -> TwinResult:
     """Projected minibatch Adam on ``network``'s knobs with gradients from ``estimator``,
-    minibatches shuffled from ``seed``, the step decaying from ``lr`` along a cosine;
-    accuracies measured by ``judge`` (a network, or the classes a chip gives) after each
-    epoch."""
+    minibatches shuffled from ``seed``, the step decaying from ``lr`` along a cosine over
+    ``epochs``; accuracies measured by ``judge`` (a network, or the classes a chip gives)
+    after each epoch. ``resume`` continues from a state ``on_state`` was given (after
+    each epoch, for a checkpoint): the same steps as without the interruption."""
     classes = network_judge(judge) if isinstance(judge, LayeredNetwork) else judge
     rng = np.random.default_rng(seed)
     lower, upper = (b / KNOB_SCALE for b in network.knob_bounds())
     x = network.clip(knobs) / KNOB_SCALE
     m, v = np.zeros_like(x), np.zeros_like(x)
-    result = TwinResult(knobs=x * KNOB_SCALE)
     inputs, labels = data.train_x * power_scale, data.train_y
     step, total, examples = 0, epochs * int(np.ceil(len(labels) / batch)), 0
-    for epoch in range(1, epochs + 1):
+    first = 1
+    if resume is not None:
+        x, m, v = network.clip(resume.knobs) / KNOB_SCALE, resume.m.copy(), resume.v.copy()
+        step, examples, first = resume.step, resume.examples, resume.epoch + 1
+        rng.bit_generator.state = resume.rng
+    result = TwinResult(knobs=x * KNOB_SCALE)
+    for epoch in range(first, epochs + 1):
         start, losses = time.perf_counter(), []
         order = rng.permutation(len(labels))
         for a in range(0, len(order), batch):
@@ -134,6 +169,9 @@ def adam_epochs(network: LayeredNetwork, judge: LayeredNetwork | Judge, data: Tw
         record = Epoch(epoch, float(np.mean(losses)), train_acc, test_acc, seconds,
                        examples / len(labels))
         result.history.append(record)
+        if on_state is not None:
+            on_state(AdamState(result.knobs, m, v, step, epoch, examples,
+                               rng.bit_generator.state))
         if on_epoch is not None:
             on_epoch(record)
     return result
