@@ -58,6 +58,10 @@ class LabProcedure(Procedure):
         """The procedures this one builds on for ``station`` (by default ``REQUIRES``)."""
         return cls.REQUIRES
 
+    def check(self, station: Any) -> None:
+        """Raise LabrfError if these parameters do not fit ``station``, before anything
+        runs (the runs it builds on included); by default every station fits."""
+
     station: Any = None  #: the connected LabStation, set by the runner
     #: the runs this one builds on, by procedure name: {"run_id": int, "fit": dict}; and
     #: the database they are in (set by the runner)

@@ -354,9 +354,11 @@ def run(name: str, station: LabStation, parameters: dict[str, Any] | None = None
         progress: TextIO | None = sys.stderr, tags: dict[str, Any] | None = None
         ) -> RunResult:
     """Run procedure ``name`` with ``parameters`` (SI values) on a connected station,
-    after the runs it builds on (``LabProcedure.REQUIRES``), made first if missing.
+    after the runs it builds on (``LabProcedure.REQUIRES``), made first if missing; a
+    procedure that does not fit the station (``LabProcedure.check``) raises before any.
     ``tags`` are metadata the run carries from its start (``labrf_campaign``...)."""
     proc = configured(name, parameters)
+    proc.check(station)
     proc.prerequisites = prerequisites(type(proc), station, db, sample, progress)
     result = Runner(proc, station, db, sample, progress, tags=tags).run()
     if proc.prerequisites:

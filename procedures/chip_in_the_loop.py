@@ -76,6 +76,7 @@ from .layered_chip_training import (
     LAYERED_REQUIRES,
     LAYERED_TASKS,
     layered_analyse,
+    layered_check,
     layered_execute,
     layered_plot,
     layered_startup,
@@ -170,6 +171,17 @@ class ChipInTheLoopTraining(LabProcedure):
         nine-junction bench on its synapse and neuron calibrations."""
         return LAYERED_REQUIRES if station.spec.chip is not None else cls.REQUIRES
 
+    def check(self, station: Any) -> None:
+        """A network chip's tasks and estimators on a station with ``labrf.chip``, the
+        two-input tasks elsewhere; the task's data readable."""
+        chip = station.spec.chip
+        if chip is None and self.task in LAYERED_TASKS:
+            raise LabrfError(f"{self.name}: task {self.task} trains a network chip; station "
+                             f"{station.spec.file} has none (no labrf.chip): use "
+                             f"sim_{self.task}_chip.yaml or describe the chip there")
+        if chip is not None:
+            layered_check(self, station)
+
     @property
     def layered(self) -> bool:
         """Whether this run trains a network chip of any size (``labrf.chip``)."""
@@ -200,10 +212,6 @@ class ChipInTheLoopTraining(LabProcedure):
         if self.layered:
             layered_startup(self)
             return
-        if self.task in LAYERED_TASKS:
-            raise LabrfError(f"{self.name}: task {self.task} trains a network chip; station "
-                             f"{self.station.spec.file} has none (no labrf.chip): use "
-                             f"sim_{self.task}_chip.yaml or describe the chip there")
         syn, neu = self.calibrations()
         self._design = replace(nominal_network(), detection_power=self.detection_power,
                                input_frequencies=(self.input_1, self.input_2))

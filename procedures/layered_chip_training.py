@@ -21,8 +21,8 @@ import numpy as np
 from labrf.analysis.plots import label, new_figure, save
 from labrf.errors import LabrfError
 from labrf.procedure import load_checkpoint
-from labrf.training.chip_run import LayeredChipRun
-from labrf.training.datasets import load_task
+from labrf.training.chip_run import LAYERED_ESTIMATORS, LayeredChipRun
+from labrf.training.datasets import check_width, load_task
 from labrf.training.layered_bench import LayeredBench
 from labrf.training.layered_calibration import LayeredCalibration
 from labrf.training.twin import AdamState, Epoch
@@ -39,16 +39,27 @@ def _row(proc: Any, **values: float) -> None:
     proc.emit("results", {name: values.get(name, math.nan) for name in proc.COLUMNS})
 
 
+def layered_check(proc: Any, station: Any) -> None:
+    """The task and estimator fit ``station``'s network chip, the task's data are
+    readable and as wide as the chip's inputs."""
+    design = station.spec.chip
+    if proc.task not in LAYERED_TASKS:
+        raise LabrfError(f"{proc.name}: station {station.spec.file} holds a "
+                         f"{'-'.join(map(str, design.sizes))} network chip; its tasks are "
+                         f"{', '.join(LAYERED_TASKS)}, got {proc.task!r}")
+    if proc.estimator not in LAYERED_ESTIMATORS:
+        raise LabrfError(f"{proc.name}: a network chip trains with "
+                         f"{', '.join(LAYERED_ESTIMATORS)}; got estimator {proc.estimator!r}")
+    check_width(load_task(proc.task, data=proc.data or None, seed=int(proc.seed)),
+                design.sizes)
+
+
 def layered_startup(proc: Any) -> None:
     """The model from the chip's design and its latest chip-calibration, the task's data,
     the bench found and prepared."""
     from labrf.data import load_run, run_columns
 
     design = proc.station.spec.chip
-    if proc.task not in LAYERED_TASKS:
-        raise LabrfError(f"{proc.name}: station {proc.station.spec.file} holds a "
-                         f"{'-'.join(map(str, design.sizes))} network chip; its tasks are "
-                         f"{', '.join(LAYERED_TASKS)}, got {proc.task!r}")
     try:
         run_id = proc.prerequisites["chip-calibration"]["run_id"]
     except KeyError:
@@ -72,14 +83,14 @@ def layered_execute(proc: Any) -> None:
     a checkpoint each), then the test on the chip."""
     run: LayeredChipRun = proc._run
     train_size = len(run.data.train_y)
-    saved: dict[str, Any] = {}
     resume = None
     previous = proc.previous_run() if proc.resume else None
-    if previous is not None and "last_knobs" in previous[1]:
+    if previous is not None and "start_knobs" in previous[1]:
         run_id, saved, data = previous
-        resume = AdamState.from_arrays({k[5:]: v for k, v in saved.items()
-                                        if k.startswith("last_")})
-        rows = proc.replay(data, resume.epoch)
+        if "last_knobs" in saved:
+            resume = AdamState.from_arrays({k[5:]: v for k, v in saved.items()
+                                            if k.startswith("last_")})
+        rows = proc.replay(data, resume.epoch if resume is not None else 0)
         run.evaluation_passes = int(data["evaluation_passes"][rows[-1]]) if rows.size else 0
         proc.resumed_from = run_id
         start = np.asarray(saved["start_knobs"], dtype=float)
@@ -89,8 +100,8 @@ def layered_execute(proc: Any) -> None:
         test, _ = run.accuracy(start, train=False)
         _row(proc, row=EPOCH, epoch=0, train_accuracy=train, test_accuracy=test, passes=0,
              evaluation_passes=run.evaluation_passes)
-        saved = {"start_knobs": start}
-        proc.save_checkpoint(**saved)
+    proc.save_checkpoint(start_knobs=start, **{f"last_{k}": v for k, v in (
+        resume.arrays().items() if resume is not None else ())})
     epochs = run.epochs if run.estimator != "offline" else 0
 
     def on_epoch(epoch: Epoch) -> None:

@@ -143,30 +143,34 @@ def fit_control_sweeps(controls: np.ndarray, volts: np.ndarray, probe: np.ndarra
     ``controls`` (P,) A, probe frequencies ``probe`` (M,) Hz; per chain the synapse's
     design resonance, damping, tuning (Hz/A) and sensitivities (M,). Returns the
     resonances at zero control (M,) Hz, the line amplitudes a (M,) W (V per design V/W)
-    and the rms residuals (M,) V."""
-    rel = np.linspace(-SEARCH, SEARCH, SEARCH_POINTS)
-    f_r = design[:, None] * (1.0 + rel[None, :])  # (M, C) candidates
-    tuned = f_r[:, :, None] + tuning[:, None, None] * controls[None, None, :]  # (M, C, P)
-    u = (probe[:, None, None] - tuned) / (damping[:, None, None] * tuned)
-    h = polarity * line_shape(u, symmetric[:, None, None], antisymmetric[:, None, None])
+    and the rms residuals (M,) V. A grid over +- SEARCH of the design, then parabolas
+    through ever closer points (a and V_0 solved exactly at every resonance tried)."""
     v = volts[:, None, :]
-    h_mean, v_mean = h.mean(axis=2, keepdims=True), v.mean(axis=2, keepdims=True)
-    dh, dv = h - h_mean, v - v_mean
-    var = np.maximum((dh * dh).sum(axis=2), 1e-300)
-    a = (dh * dv).sum(axis=2) / var  # (M, C)
-    a_pos = np.maximum(a, 0.0)  # a line of the wrong sign is no fit
-    rss = ((dv - a_pos[:, :, None] * dh) ** 2).sum(axis=2)
-    best = np.argmin(rss, axis=1)
-    rows = np.arange(len(best))
-    inner = np.clip(best, 1, SEARCH_POINTS - 2)
-    r0, r1, r2 = (rss[rows, inner + d] for d in (-1, 0, 1))
-    curvature = r0 - 2 * r1 + r2
-    shift = np.where(curvature > 0, 0.5 * (r0 - r2) / np.where(curvature > 0, curvature, 1),
-                     0.0)
-    step = rel[1] - rel[0]
-    resonance = design * (1.0 + rel[inner] + np.clip(shift, -1, 1) * step)
-    points = controls.size
-    return (resonance, a_pos[rows, best], np.sqrt(rss[rows, best] / points))
+    dv = v - v.mean(axis=2, keepdims=True)
+
+    def rss(f_r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Residual sums of squares (M, C) and amplitudes at resonances ``f_r`` (M, C)."""
+        tuned = f_r[:, :, None] + tuning[:, None, None] * controls[None, None, :]
+        u = (probe[:, None, None] - tuned) / (damping[:, None, None] * tuned)
+        h = polarity * line_shape(u, symmetric[:, None, None], antisymmetric[:, None, None])
+        dh = h - h.mean(axis=2, keepdims=True)
+        a = np.maximum((dh * dv).sum(axis=2) / np.maximum((dh * dh).sum(axis=2), 1e-300),
+                       0.0)  # a line of the wrong sign is no fit
+        return ((dv - a[:, :, None] * dh) ** 2).sum(axis=2), a
+
+    rel = np.linspace(-SEARCH, SEARCH, SEARCH_POINTS)
+    values, _ = rss(design[:, None] * (1.0 + rel[None, :]))
+    best = design * (1.0 + rel[np.argmin(values, axis=1)])
+    h = design * (rel[1] - rel[0])
+    for _ in range(4):  # each parabola from points h apart, h shrinking fourfold
+        r0, r1, r2 = rss(best[:, None] + h[:, None] * np.array([-1.0, 0.0, 1.0]))[0].T
+        curvature = r0 - 2 * r1 + r2
+        shift = np.where(curvature > 0, 0.5 * (r0 - r2) / np.where(curvature > 0,
+                                                                     curvature, 1.0), 0.0)
+        best = best + np.clip(shift, -1.0, 1.0) * h
+        h = h / 4
+    final, amplitude = rss(best[:, None])
+    return best, amplitude[:, 0], np.sqrt(final[:, 0] / controls.size)
 
 
 # ------------------------------------------------------------------ the measurements
@@ -205,8 +209,8 @@ class ChipCalibrator:
         self.bench.clock.sleep(self.bench.settle_time)
 
     def run(self) -> LayeredCalibration:
-        """Both calibrations, every layer; tones off and knobs at 0 A at the end (also on
-        an error)."""
+        """Both calibrations, every layer; tones off and knobs ramped to 0 A and off at
+        the end (also on an error or a stop)."""
         bench = self.bench
         bench.prepare()
         try:
@@ -223,8 +227,8 @@ class ChipCalibrator:
                 residual.append(e)
         finally:
             self._inputs(np.zeros(self.design.sizes[0]))
-            self._knobs()
-            bench.prepare()
+            bench.tones.output(False)
+            bench.knobs.output(False)
         return LayeredCalibration(tuple(resonance), tuple(gain), tuple(threshold),
                                   tuple(frequency), tuple(residual), self.passes)
 

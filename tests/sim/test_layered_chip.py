@@ -336,3 +336,75 @@ def test_blocks_with_terminator_bytes_over_the_served_bench() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# ---------------------------------------------------------------- chains and monitor
+
+
+def test_chain_voltmeter_reads_every_chain_as_the_model_has_it(digits: Station) -> None:
+    world = digits.bench.world
+    chip = world.layered_chip("chip")
+    k = initial_knobs(chip, 3)
+    x = np.linspace(0.0, 0.3e-6, 64)
+    digits.roles["knobs"].write(k)
+    digits.roles["knobs"].output(True)
+    digits.roles["tones"].set_tones(chip.input_frequencies, x)
+    digits.roles["tones"].output(True)
+    chains = digits.roles["chains"]
+    assert chains.count == 26 and chains.state_summary().startswith("26 chains")
+    acts = lp.forward(chip, k, x[None, :])
+    truth = np.concatenate([a.voltages[0] for a in acts])
+    t0 = digits.clock.now()
+    np.testing.assert_allclose(chains.read(), truth, atol=5 * 50e-9)  # noise: 50 nV at 1 PLC
+    assert digits.clock.now() - t0 == pytest.approx(1 / 50, abs=2e-3)  # one aperture for all
+    chains.nplc(100)
+    np.testing.assert_allclose(chains.read(), truth, atol=5 * 5e-9)
+    with pytest.raises(Exception, match="nplc"):
+        chains.nplc(200)
+    digits.safe_state()
+
+
+def test_voltmeter_scpi_lists_blocks_and_errors(tmp_path: Path) -> None:
+    with load_station(DIGITS) as station:
+        dvm = station.bench.find("TCPIP0::192.168.1.53::inst0::INSTR")
+        write(dvm, "FORM ASC")
+        assert len(ask(dvm, "MEAS:VOLT? (@1:3)").split(",")) == 3
+        assert ask(dvm, "SYST:CHAN?") == "4096"
+        write(dvm, "FORM REAL,64;:FORM:BORD SWAP")
+        reply = ask(dvm, "MEAS:VOLT:DC? (@1:26)")
+        assert reply.startswith("#3208")  # 26 float64
+        write(dvm, "FORM ASC")
+        write(dvm, "MEAS:VOLT?")  # a query without a channel list
+        write(dvm, "MEAS:VOLT? (@0:2)")  # no channel 0
+        write(dvm, "VOLT:NPLC 500")  # beyond 100 PLC
+        write(dvm, "VOLT:APER 1")  # no such command
+        assert [e[:4] for e in errors(dvm)] == ["-109", "-222", "-222", "-113"]
+
+
+def test_monitor_tap_shows_the_hidden_neurons_only(digits: Station) -> None:
+    world = digits.bench.world
+    chip = world.layered_chip("chip")
+    k = np.zeros(chip.knob_count)
+    k[1184 + 3] = 5e-3  # hidden neuron 3 above threshold, nothing else
+    k[1184 + 16 + 9] = 5e-3  # and output neuron 9 (near 500 MHz)
+    digits.roles["knobs"].write(k)
+    digits.roles["knobs"].output(True)
+    monitor = digits.roles["monitor_analyzer"]
+    monitor.start(80e6)
+    monitor.stop(560e6)
+    monitor.rbw(1e6)
+    monitor.points(1001)
+    trace = monitor.sweep()
+    acts = lp.forward(chip, k, np.zeros((1, 64)))
+    f_hidden = acts[0].frequencies[0, 3]
+    f_output = acts[1].frequencies[0, 9]
+    peak = trace.frequency[int(np.argmax(trace.power_watt))]
+    assert abs(peak - f_hidden) < 1e6
+    near_output = np.abs(np.asarray(trace.frequency) - f_output) < 2e6
+    assert trace.power_watt[near_output].max() < 1e-2 * trace.power_watt.max()  # noise only
+    # -20 dB of the neuron's power, read as channel power over the line
+    line = np.abs(np.asarray(trace.frequency) - f_hidden) < 5e6
+    spacing = float(np.diff(trace.frequency)[0])
+    power = trace.power_watt[line].sum() * spacing / (np.pi * 1e6 / 2)
+    assert power == pytest.approx(0.01 * acts[0].powers[0, 3], rel=0.15)
+    digits.safe_state()
