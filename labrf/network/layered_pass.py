@@ -136,13 +136,22 @@ def _drive_stage(network: LayeredNetwork, layer: Layer, bias: np.ndarray,
 
 class Plan:
     """Tuned responses of every layer for one knob vector (built once per pass, or kept
-    by a caller while the knobs and input frequencies stay)."""
+    by a caller while the knobs and input frequencies stay). ``previous``, a plan of the
+    same network, lends the responses of every layer whose control currents it shares
+    (a calibration that moves one layer's synapses rebuilds that layer only)."""
 
-    def __init__(self, network: LayeredNetwork, knobs: np.ndarray) -> None:
-        self.controls, self.biases = network.split(np.asarray(knobs, dtype=float))
-        self.responses = [_response(network, i, tuned_lines(network, i, c))
-                          for i, c in enumerate(self.controls)]
-        self.input_response = self.responses[0].fixed(network.input_frequencies)
+    def __init__(self, network: LayeredNetwork, knobs: np.ndarray,
+                 previous: Plan | None = None) -> None:
+        self.controls, self.biases = network.split(np.array(knobs, dtype=float))
+        self.network = network
+        kept = previous if previous is not None and previous.network is network else None
+        self.responses = [
+            kept.responses[i] if kept is not None and np.array_equal(kept.controls[i], c)
+            else _response(network, i, tuned_lines(network, i, c))
+            for i, c in enumerate(self.controls)]
+        self.input_response = (kept.input_response if kept is not None
+                               and kept.responses[0] is self.responses[0]
+                               else self.responses[0].fixed(network.input_frequencies))
 
 
 def _chain_voltages(layer: Layer, p: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -161,3 +161,19 @@ def test_memory_of_a_pass_grows_linearly_with_junctions():
 
     small, large = peak(32), peak(128)
     assert large < 1.5 * small
+
+
+def test_a_plan_lent_by_the_previous_one_is_the_plan_made_afresh() -> None:
+    net = design_network((5, 4, 3), spread=0.02, seed=1)
+    k = initial_knobs(net, 0)
+    first = lp.Plan(net, k)
+    moved = k.copy()
+    moved[net.layers[0].shape[0] * net.layers[0].shape[1] + 2] += 1e-3  # a layer-1 control
+    lent = lp.Plan(net, moved, first)
+    assert lent.responses[0] is first.responses[0]  # layer 0 kept
+    assert lent.responses[1] is not first.responses[1]
+    x = np.random.default_rng(2).uniform(0, 1e-6, (7, 5))
+    for a, b in zip(lp.forward(net, moved, x, lent), lp.forward(net, moved, x), strict=True):
+        np.testing.assert_array_equal(a.powers, b.powers)
+    k[0] = 0.0  # the caller's array changes: the plan holds its own copy
+    assert lp.Plan(net, k, first).responses[0] is not first.responses[0]
