@@ -14,8 +14,12 @@ Per task (drone 256-128-10, digits 64-32-10), median of 3 seeds:
 - on the digits chip at 2 %: chip passes to reach 95 % test accuracy from the starting
   knobs, physics-aware against SPSA (a seed that never gets there counts as infinite;
   the ratio is then a lower bound: SPSA's whole budget over physics-aware's passes).
-The chip here is the network model with the chip's devices, evaluated directly (no
-instruments): the station-level chip of issue 13's point 5 is not built yet.
+The chip in these rows is the network model with the chip's devices, evaluated directly.
+Then, per ``--chip-tasks`` (digits; drone with ``--chip-tasks digits,drone``), the same
+through the simulated bench's instruments (``benchmarks/chip_in_the_loop.py``): the chip
+calibrated by its chain voltmeter and analyzers, offline-to-chip and physics-aware
+accuracies and hardware passes at 0, 2 and 5 % spread, SPSA beside physics-aware at 2 %,
+median of ``--chip-seeds``.
 Peak memory is the process's resident peak after the drone twins (they run first).
 Run: ``python benchmarks/networks.py --data ../shared/data/RadioSpin_D62_RF_fingerprinting.h5
 [--epochs 40] [--seeds 3] [--json FILE]``.
@@ -170,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--loop-epochs", type=int, default=20)
+    parser.add_argument("--chip-tasks", default="digits",
+                        help="chips trained through their instruments (comma list)")
+    parser.add_argument("--chip-seeds", type=int, default=3)
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"tasks": []}
@@ -197,7 +204,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"256-{row['hidden']}-10: {row['junctions']} junctions, peak "
               f"{row['peak_mb']:.0f} MB, {row['above_import_mb']:.0f} MB above import "
               f"({row['kb_per_junction']:.2f} kB per junction)")
-    text = json.dumps(results)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import chip_in_the_loop as bench
+
+    results["instruments"] = []
+    for name in filter(None, args.chip_tasks.split(",")):
+        rows = bench.chip_rows(name, load_task(name, args.data if name == "drone" else None),
+                               [0.0, 0.02, 0.05], args.chip_seeds, 4, 8 if name == "digits"
+                               else 0, 0.02)
+        bench.print_table(rows, args.chip_seeds)
+        results["instruments"].append(rows)
+    text = json.dumps(bench._finite(results))
     print(text)
     if args.json:
         Path(args.json).write_text(text)

@@ -23,7 +23,8 @@ def test_run_help_lists_the_procedures(capsys):
 
 def test_run_without_a_procedure_names_the_valid_ones(capsys):
     assert main(["run"]) == 2
-    assert "labrf run needs a procedure; valid: chip-in-the-loop" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "labrf run needs a procedure; valid: chip-calibration, chip-in-the-loop" in err
 
 
 def test_procedure_help_shows_the_common_options(capsys):
