@@ -21,6 +21,7 @@ from labrf.station import load_station
 ROOT = Path(__file__).resolve().parents[1]
 SIM_BENCH = ROOT / "station_configs" / "sim_bench.yaml"
 SIM_NETWORK = ROOT / "station_configs" / "sim_network.yaml"
+SIM_DIGITS_CHIP = ROOT / "station_configs" / "sim_digits_chip.yaml"
 
 #: quick settings of each procedure; chip-in-the-loop builds on both calibrations
 QUICK = {
@@ -35,6 +36,7 @@ QUICK = {
     "neuron-calibration": (SIM_NETWORK, {"bias_points": 6}),
     "chip-in-the-loop": (SIM_NETWORK, {"epochs": 1, "train_examples": 20,
                                        "validation_examples": 10, "map_points": 3}),
+    "chip-calibration": (SIM_DIGITS_CHIP, {"nplc": 0.1}),
 }
 
 
@@ -42,7 +44,7 @@ QUICK = {
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, int]]]:
     db = tmp_path_factory.mktemp("export") / "lab.db"
     ids: dict[str, int] = {}
-    for file in (SIM_BENCH, SIM_NETWORK):
+    for file in (SIM_BENCH, SIM_NETWORK, SIM_DIGITS_CHIP):
         with load_station(file) as station:
             for name, (station_file, parameters) in QUICK.items():
                 if station_file != file:
