@@ -98,43 +98,67 @@ class Network:
         return (*self.hidden_neurons, self.output_neuron)
 
 
-@dataclass(frozen=True)
 class Knobs:
     """What training sets: control currents of the six synapses and biases of the three
-    neurons, in A (order: ``SYNAPSE_NAMES``, ``NEURON_NAMES``). Both arrays may carry the
-    same leading axes: a population of knob settings, evaluated at once."""
+    neurons, in A (order: ``SYNAPSE_NAMES``, ``NEURON_NAMES``), held as one read-only array
+    (..., 9) (``vector``); ``control_currents`` and ``bias_currents`` are views of it, and
+    ``from_vector`` wraps a read-only vector as it is: going between the two forms copies
+    nothing. Leading axes are a population of knob
+    settings, evaluated at once."""
 
-    control_currents: np.ndarray  #: (..., 6) field-line currents, A, within CONTROL_LIMITS
-    bias_currents: np.ndarray  #: (..., 3) neuron bias currents, A, within BIAS_LIMITS
+    __slots__ = ("_values",)
 
-    def __post_init__(self) -> None:
-        c = np.array(self.control_currents, dtype=float)
-        b = np.array(self.bias_currents, dtype=float)
+    def __init__(self, control_currents: ArrayLike, bias_currents: ArrayLike) -> None:
+        c = np.asarray(control_currents, dtype=float)
+        b = np.asarray(bias_currents, dtype=float)
         if c.shape[-1:] != (6,) or b.shape[-1:] != (3,) or c.shape[:-1] != b.shape[:-1]:
             raise ValueError("Knobs take control currents (..., 6) and bias currents "
                              f"(..., 3) in A, got shapes {c.shape} and {b.shape}")
-        c.flags.writeable = b.flags.writeable = False
-        object.__setattr__(self, "control_currents", c)
-        object.__setattr__(self, "bias_currents", b)
+        self._values = self._frozen(np.concatenate([c, b], axis=-1))
+
+    @staticmethod
+    def _frozen(values: np.ndarray) -> np.ndarray:
+        values.flags.writeable = False
+        return values
+
+    @property
+    def control_currents(self) -> np.ndarray:
+        """(..., 6) field-line currents, A, within CONTROL_LIMITS (a view)."""
+        return self._values[..., :6]
+
+    @property
+    def bias_currents(self) -> np.ndarray:
+        """(..., 3) neuron bias currents, A, within BIAS_LIMITS (a view)."""
+        return self._values[..., 6:]
 
     def vector(self) -> np.ndarray:
-        """The nine knobs as one vector (..., 9), A: six control currents, three biases."""
-        return np.concatenate([self.control_currents, self.bias_currents], axis=-1)
+        """The nine knobs as one read-only vector (..., 9), A: six control currents, three
+        biases (the array itself, not a copy)."""
+        return self._values
 
     @classmethod
     def from_vector(cls, x: ArrayLike) -> Knobs:
-        """Knobs from vector(s) of nine currents (..., 9), A, as ``vector`` returns."""
+        """Knobs over vector(s) of nine currents (..., 9), A, as ``vector`` returns; a
+        float array is wrapped as it is (a read-only copy only if it is writeable)."""
         x = np.asarray(x, dtype=float)
-        return cls(x[..., :6], x[..., 6:])
+        if x.shape[-1:] != (9,):
+            raise ValueError(f"a knob vector has 9 currents (..., 9) in A, got shape "
+                             f"{x.shape}")
+        knobs = cls.__new__(cls)
+        knobs._values = x if not x.flags.writeable else cls._frozen(x.copy())
+        return knobs
 
     def clipped(self) -> Knobs:
         """The knobs brought within CONTROL_LIMITS and BIAS_LIMITS."""
-        return Knobs(np.clip(self.control_currents, *CONTROL_LIMITS),
-                     np.clip(self.bias_currents, *BIAS_LIMITS))
+        return Knobs.from_vector(np.clip(self._values, lower_bounds(), upper_bounds()))
 
     def __getitem__(self, index: int | slice | np.ndarray) -> Knobs:
         """The knob setting(s) at ``index`` of a population."""
-        return Knobs(self.control_currents[index], self.bias_currents[index])
+        return Knobs.from_vector(self._values[index])
+
+    def __repr__(self) -> str:
+        return (f"Knobs(control_currents={self.control_currents!r}, "
+                f"bias_currents={self.bias_currents!r})")
 
 
 def lower_bounds() -> np.ndarray:

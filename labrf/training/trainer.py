@@ -175,6 +175,7 @@ class ChipInTheLoop:
         t = state.step + 1
         x, m, v = adam_step(state.knobs, grad, state.adam_m, state.adam_v, t,
                             self.settings.learning_rate, self.lower, self.upper)
+        x.flags.writeable = False  # the state's knobs, wrapped by Knobs without a copy
         return replace(state, knobs=x, adam_m=m, adam_v=v, step=t)
 
     def epochs(self, state: TrainingState) -> Iterator[EpochRecord]:

@@ -85,3 +85,19 @@ def test_knobs_round_trip_clip_and_stack():
     assert np.all(lower_bounds() <= c.vector()) and np.all(c.vector() <= upper_bounds())
     with pytest.raises(ValueError, match="control currents"):
         Knobs(np.zeros(5), np.zeros(3))
+
+
+def test_knobs_are_one_array_with_named_views():
+    x = np.linspace(-1e-3, 1e-3, 9)
+    x.flags.writeable = False
+    k = Knobs.from_vector(x)
+    assert k.vector() is x  # a read-only vector is wrapped, not copied
+    assert np.shares_memory(k.control_currents, x) and np.shares_memory(k.bias_currents, x)
+    mine = np.zeros(9)
+    held = Knobs.from_vector(mine)
+    mine[0] = 1.0  # a caller's writeable array is copied: the knobs do not change under it
+    assert held.control_currents[0] == 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        held.vector()[0] = 1.0
+    with pytest.raises(ValueError, match=r"9 currents.*\(8,\)"):
+        Knobs.from_vector(np.zeros(8))
