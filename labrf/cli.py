@@ -54,6 +54,54 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve_runs(args: argparse.Namespace) -> int:
+    """``labrf serve``: the measurement server (web page, API, run queue)."""
+    import socket
+
+    from labrf.serve.security import TOKEN_ENV, is_loopback
+
+    token = args.token or None
+    if token is None:
+        import os
+
+        token = os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(args.host) and token is None:
+        raise LabrfError(f"refusing to serve on {args.host} without a token: anyone who "
+                         f"reaches it could drive the bench; pass --token TOKEN or set "
+                         f"{TOKEN_ENV} (or bind 127.0.0.1)")
+    if token is not None and len(token) < 16:
+        raise UsageError("a token needs at least 16 characters (e.g. python -c 'import "
+                         "secrets; print(secrets.token_urlsafe())')")
+    import uvicorn
+
+    from labrf.serve.app import build_app
+    from labrf.serve.server import Server
+
+    server = Server(args.station, args.db)
+    family = socket.AF_INET6 if ":" in args.host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host.strip("[]"), args.port))
+    except OSError as exc:
+        raise LabrfError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    port = sock.getsockname()[1]
+    server.start()
+    config = uvicorn.Config(build_app(server, token, is_loopback(args.host)),
+                            log_level="warning", timeout_graceful_shutdown=2)
+    web = uvicorn.Server(config)
+    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
+    print(f"labrf serve: http://{host}:{port}/ stations {', '.join(server.stations)}; "
+          f"database {server.db}", flush=True)
+    try:
+        web.run(sockets=[sock])
+    finally:
+        print("labrf serve: stopping (a running run is aborted, its bench made safe)",
+              file=sys.stderr, flush=True)
+        server.stop()
+    return 0
+
+
 def _cmd_station_check(args: argparse.Namespace) -> int:
     from labrf.station import check_station
 
@@ -178,6 +226,37 @@ def _common_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=str(DEFAULT_DB), help="database (default: %(default)s)")
     parser.add_argument("--sample", default="sample", help="sample name")
     parser.add_argument("--json", action="store_true", help="print one JSON line at the end")
+    parser.add_argument("--server", help="submit to a labrf serve at this URL and follow "
+                        "the run (--station: the server's station name)")
+    parser.add_argument("--token", help="the server's token (default: $LABRF_SERVE_TOKEN)")
+
+
+def _run_on_server(args: argparse.Namespace, given: dict[str, Any],
+                   params: dict[str, Any]) -> int:
+    """``labrf run ... --server URL``: submitted, followed, reported like a local run."""
+    from labrf.serve.client import ServerClient
+
+    client = ServerClient(args.server, args.token)
+    station = Path(args.station).stem if args.station.endswith((".yaml", ".yml")) \
+        else args.station
+    values = {name: text for name, text in given.items() if text is not None and name in params}
+    queued = client.submit(args.procedure, station, values, args.sample)
+    if not args.json:
+        print(f"queued as run {queued['id']} on {args.server} ({station})", file=sys.stderr)
+    state = client.follow(queued["id"], None if args.json else sys.stderr)
+    if args.json:
+        print(json.dumps(state))
+    else:
+        print(f"run {state['id']} {state['status']}: {state['points']} points "
+              f"(dataset run {state.get('run_id')})")
+        for key, value in (state.get("fit") or {}).items():
+            if not isinstance(value, list | dict):
+                print(f"  {key}: {value}")
+        if state.get("error"):
+            print(f"  error: {state['error']}", file=sys.stderr)
+    if state["status"] == "aborted":
+        return 128 + signal.SIGINT.value
+    return 0 if state["status"] == "completed" else 1
 
 
 def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
@@ -209,6 +288,8 @@ def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
     if not args.station:
         raise UsageError(f"labrf run {args.procedure} needs --station FILE (e.g. "
                          f"station_configs/sim_bench.yaml)")
+    if args.server:
+        return _run_on_server(args, given, params)
     values: dict[str, Any] = {}
     for name, text in given.items():
         if text is None or name not in params:
@@ -245,6 +326,11 @@ def _cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
+    if args.server:
+        from labrf.serve.client import ServerClient, print_runs
+
+        print_runs(ServerClient(args.server, args.token).call("GET", "/api/runs"))
+        return 0
     from labrf.data import list_runs
 
     runs = list_runs(args.db)
@@ -451,11 +537,30 @@ def build_parser() -> argparse.ArgumentParser:
         if command != "runs":
             p.add_argument("run", type=int)
         p.add_argument("--db", default=str(DEFAULT_DB), help="database (default: %(default)s)")
+        if command == "runs":
+            p.add_argument("--server", help="list the queue of a labrf serve at this URL")
+            p.add_argument("--token", help="the server's token (default: "
+                           "$LABRF_SERVE_TOKEN)")
         if command == "export":
             p.add_argument("--format", choices=EXPORT_FORMATS, default="csv")
         if command in ("export", "plot"):
             p.add_argument("--output", "-o", help="file to write")
         p.set_defaults(func=func)
+    serve_runs = sub.add_parser("serve", help="the measurement server: a run queue per "
+                                "station, a JSON API and a live web page")
+    serve_runs.add_argument("--station", action="append", required=True, metavar="FILE",
+                            help="a station it owns (repeat for more; named by the file's "
+                                 "stem)")
+    serve_runs.add_argument("--db", default=str(DEFAULT_DB),
+                            help="database (default: %(default)s)")
+    serve_runs.add_argument("--host", default="127.0.0.1",
+                            help="address to bind (default: %(default)s; any other than "
+                                 "loopback needs a token)")
+    serve_runs.add_argument("--port", type=int, default=8765,
+                            help="port (default: %(default)s; 0: any free)")
+    serve_runs.add_argument("--token", help="token every API call must carry (default: "
+                                            "$LABRF_SERVE_TOKEN)")
+    serve_runs.set_defaults(func=_cmd_serve_runs)
     station = sub.add_parser("station", help="station files")
     station_sub = station.add_subparsers(dest="station_command", required=True)
     check = station_sub.add_parser("check", help="connect every instrument of a station "

@@ -53,6 +53,23 @@ class LabProcedure(Procedure):
     #: calibration); the runner runs any that is missing first
     REQUIRES: ClassVar[tuple[str, ...]] = ()
 
+    #: what a live view draws while the run goes: {"kind": "line", "x": column, "y":
+    #: [columns], "where": {column: value}} or {"kind": "map", "x", "y", "z"} (an array
+    #: column z against its array setpoint x, one row per value of y); None: ``live_plot``
+    #: picks the first column with one setpoint against it
+    LIVE_PLOT: ClassVar[Mapping[str, Any] | None] = None
+
+    @classmethod
+    def live_plot(cls) -> dict[str, Any]:
+        """The live view of this procedure's points (``LIVE_PLOT`` or the default)."""
+        if cls.LIVE_PLOT is not None:
+            return dict(cls.LIVE_PLOT)
+        for name, column in cls.COLUMNS.items():
+            if column.paramtype == "numeric" and len(column.setpoints) >= 1:
+                return {"kind": "line", "x": column.setpoints[-1], "y": [name]}
+        names = list(cls.COLUMNS)
+        return {"kind": "line", "x": names[0], "y": names[1:2]} if names else {}
+
     @classmethod
     def requires(cls, station: Any) -> tuple[str, ...]:
         """The procedures this one builds on for ``station`` (by default ``REQUIRES``)."""

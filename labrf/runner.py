@@ -17,6 +17,7 @@ import pkgutil
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -41,6 +42,8 @@ from labrf.station import LabStation
 from labrf.units import to_si
 
 log = logging.getLogger(__name__)
+#: the error of a run whose ``should_stop`` answered True
+STOP_REQUESTED = "aborted on request (the procedure stopped at its next point)"
 
 
 def procedures() -> dict[str, type[LabProcedure]]:
@@ -142,8 +145,15 @@ class Runner:
     def __init__(self, procedure: LabProcedure, station: LabStation,
                  db: str | Path = DEFAULT_DB, sample: str = "sample",
                  progress: TextIO | None = None, plots: Path | None = None,
-                 tags: dict[str, Any] | None = None) -> None:
+                 tags: dict[str, Any] | None = None,
+                 should_stop: Callable[[], bool] | None = None,
+                 observer: Callable[[str, Any], None] | None = None) -> None:
         self.procedure, self.station, self.sample = procedure, station, sample
+        #: asked between points; once it answers True the procedure winds down and the
+        #: run ends ``aborted`` (a server's abort button); ``observer(topic, value)`` sees
+        #: ("started", run id), every ("results", row) and ("progress", percent)
+        self._stop_asked, self.observer = should_stop, observer
+        self.stop_requested = False
         self.tags = dict(tags or {})  #: extra metadata the run starts with (a campaign's)
         self.db = use_database(db)
         self.plots = plots if plots is not None else self.db.parent / "plots"
@@ -162,6 +172,13 @@ class Runner:
             self.points += 1
         elif topic == "progress":
             self.bar.update(record)
+        if self.observer is not None:
+            self.observer(topic, record)
+
+    def _should_stop(self) -> bool:
+        if not self.stop_requested and self._stop_asked is not None and self._stop_asked():
+            self.stop_requested = True
+        return self.stop_requested
 
     def run(self) -> RunResult:
         proc, station = self.procedure, self.station
@@ -171,11 +188,13 @@ class Runner:
         proc.station = station
         proc.db = self.db
         proc.emit = self._on_emit
-        proc.should_stop = lambda: False
+        proc.should_stop = self._should_stop
         status, error = "failed", None
         meas = self._measurement()
         with running(meas) as saver:
             dataset = saver.dataset
+            if self.observer is not None:
+                self.observer("started", dataset.run_id)
             self._writer = PointWriter(dataset, dict(proc.COLUMNS))
             start_run_metadata(dataset, proc.name, {
                 n: p.value for n, p in proc.parameter_objects().items()})
@@ -192,6 +211,8 @@ class Runner:
                 proc.startup()
                 proc.execute()
                 status = "completed"
+                if self.stop_requested:
+                    status, error = "aborted", STOP_REQUESTED
             except KeyboardInterrupt as exc:  # a StopSignal: SIGINT, SIGTERM or SIGHUP
                 status, error = "aborted", describe(exc)
                 self.stopped_by = exc
@@ -351,16 +372,19 @@ def configured(name: str, parameters: dict[str, Any] | None = None) -> LabProced
 
 def run(name: str, station: LabStation, parameters: dict[str, Any] | None = None,
         db: str | Path = DEFAULT_DB, sample: str = "sample",
-        progress: TextIO | None = sys.stderr, tags: dict[str, Any] | None = None
-        ) -> RunResult:
+        progress: TextIO | None = sys.stderr, tags: dict[str, Any] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        observer: Callable[[str, Any], None] | None = None) -> RunResult:
     """Run procedure ``name`` with ``parameters`` (SI values) on a connected station,
     after the runs it builds on (``LabProcedure.REQUIRES``), made first if missing; a
     procedure that does not fit the station (``LabProcedure.check``) raises before any.
-    ``tags`` are metadata the run carries from its start (``labrf_campaign``...)."""
+    ``tags`` are metadata the run carries from its start (``labrf_campaign``...);
+    ``should_stop`` and ``observer`` as for ``Runner`` (the runs it builds on see neither)."""
     proc = configured(name, parameters)
     proc.check(station)
     proc.prerequisites = prerequisites(type(proc), station, db, sample, progress)
-    result = Runner(proc, station, db, sample, progress, tags=tags).run()
+    result = Runner(proc, station, db, sample, progress, tags=tags, should_stop=should_stop,
+                    observer=observer).run()
     if proc.prerequisites:
         result.extra["prerequisites"] = {k: v["run_id"] for k, v in proc.prerequisites.items()}
     return result

@@ -139,6 +139,9 @@ class ChipInTheLoopTraining(LabProcedure):
     offline_epochs = IntegerParameter("Epochs of a network chip's offline twin", default=20,
                                       minimum=0, maximum=10000)
 
+    LIVE_PLOT = {"kind": "line", "x": "epoch", "y": ["loss", "train_accuracy", "test_accuracy",
+                                                     "validation_accuracy"],
+                 "where": {"row": 0}}
     COLUMNS: ClassVar[Mapping[str, Column]] = {
         "row": Column("", label="Row (0: epoch, 1: test example, 2: decision-map point)"),
         "epoch": Column("", label="Epoch"),

@@ -69,6 +69,8 @@ class EmissionCurve(LabProcedure):
         "RBW filter noise bandwidth / RBW (pi/2 single-pole, 1.065 Gaussian)",
         default=LORENTZIAN_NOISE_BANDWIDTH, minimum=0.5, maximum=3.0)
 
+    LIVE_PLOT = {"kind": "map", "x": "spectrum_frequency", "y": "bias",
+                 "z": "spectrum_power"}
     COLUMNS: ClassVar[Mapping[str, Column]] = {
         "bias": Column("A", label="Bias current"),
         "voltage": Column("V", setpoints=("bias",), label="Junction voltage"),
