@@ -85,6 +85,7 @@ def _cmd_serve_runs(args: argparse.Namespace) -> int:
         sock.bind((args.host.strip("[]"), args.port))
     except OSError as exc:
         raise LabrfError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    sock.listen(128)  # connections wait in the backlog until the web server accepts them
     port = sock.getsockname()[1]
     server.start()
     config = uvicorn.Config(build_app(server, token, is_loopback(args.host)),

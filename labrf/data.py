@@ -132,12 +132,25 @@ def _current_db() -> str:
     return str(qcodes.config.core.db_location)
 
 
+#: (path, inode) of the database files this process has checked: never opened again by
+#: Python (closing any descriptor of a file drops the process's POSIX locks on it,
+#: SQLite's included; another process could then checkpoint and delete the WAL under an
+#: open connection of this one: lost commits, then "file is not a database")
+_CHECKED: set[tuple[str, int]] = set()
+
+
 def check_database_file(path: Path) -> None:
     """LabrfError unless ``path`` is absent (it will be created) or an SQLite database."""
     if path.is_dir():
         raise LabrfError(f"--db {path} is a directory; give a database file, e.g. "
                          f"{path / 'labrf.db'}")
     if not path.exists():
+        return
+    try:
+        key = (str(path), path.stat().st_ino)
+    except OSError as exc:
+        raise LabrfError(f"--db {path}: cannot be read ({exc.strerror})") from None
+    if key in _CHECKED:
         return
     try:
         with path.open("rb") as handle:
@@ -147,6 +160,8 @@ def check_database_file(path: Path) -> None:
     if head and head != _SQLITE_MAGIC:
         raise LabrfError(f"--db {path} is not an SQLite database (it starts with "
                          f"{head[:8]!r}); give a labrf database or a new file name")
+    if head:
+        _CHECKED.add(key)
 
 
 def use_database(path: str | Path) -> Path:

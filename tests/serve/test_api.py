@@ -183,7 +183,7 @@ def test_the_stream_delivers_every_point_then_ends(client) -> None:
                 events.append(event)
             elif line.startswith("data: ") and event == "points":
                 seen += [i for i, _row in json.loads(line[6:])["points"]]
-    assert seen == list(range(401)) and events[-1] == "end"
+    assert seen == list(range(401)) and events[-1] == "end", (events, json.dumps(client.get(f"/api/runs/{run}").json()))
     assert "status" in events
 
 
@@ -211,3 +211,44 @@ def test_the_openapi_description_names_every_route(client) -> None:
     assert {"/api/stations", "/api/procedures", "/api/runs", "/api/runs/{run}",
             "/api/runs/{run}/data", "/api/runs/{run}/stream"} <= set(schema["paths"])
     assert set(schema["paths"]["/api/runs/{run}"]) == {"get", "delete", "patch"}
+
+
+def test_with_a_token_every_api_call_and_the_stream_need_it(server) -> None:
+    token = "t0ken-for-the-lab-bench"
+    auth = {"Authorization": f"Bearer {token}"}
+    with TestClient(build_app(server, token, loopback=False),
+                    base_url="http://10.0.0.5:8765") as c:
+        assert c.get("/api/stations").status_code == 401
+        assert c.post("/api/runs", json={}).status_code == 401
+        assert c.get("/api/runs", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.get("/api/stations", headers=auth).status_code == 200
+        run = c.post("/api/runs", headers=auth, json={
+            "procedure": "spin-diode", "station": "sim_bench",
+            "parameters": {"points": 11}}).json()["id"]
+        assert c.get(f"/api/runs/{run}/stream").status_code == 401
+        with c.stream("GET", f"/api/runs/{run}/stream?token={token}") as stream:
+            assert stream.status_code == 200
+            assert "event: end" in "\n".join(stream.iter_lines())
+        assert c.get("/").status_code == 200  # the page holds no data: it asks for the token
+
+
+def test_cross_origin_and_foreign_host_requests_are_refused(client, server) -> None:
+    evil = client.post("/api/runs", headers={"Origin": "http://evil.example"},
+                       json={"procedure": "spin-diode", "station": "sim_bench"})
+    assert evil.status_code == 403 and "cross-origin" in evil.json()["detail"]
+    assert client.get("/api/runs", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    same = client.get("/api/stations", headers={"Origin": BASE})
+    assert same.status_code == 200
+    with TestClient(build_app(server), base_url="http://evil.example") as rebound:
+        refused = rebound.get("/api/stations")  # DNS rebinding: a name that is not ours
+        assert refused.status_code == 403 and "localhost" in refused.json()["detail"]
+
+
+def test_the_page_and_its_assets_come_from_labrf(client) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "labrf serve" in page.text
+    for asset in ("/static/labrf.js", "/static/labrf.css"):
+        answer = client.get(asset)
+        assert answer.status_code == 200
+        assert "http://" not in answer.text and "https://" not in answer.text  # no CDN
+    assert "http" not in page.text

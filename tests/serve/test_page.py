@@ -1,0 +1,114 @@
+"""The page of ``labrf serve`` in a real browser (headless Debian chromium, driven by
+Playwright) against a real server process: a spin-diode run submitted from the form, its
+points arriving in the live plot, and a long run aborted from the page with the bench
+read back safe. ``LABRF_SCREENSHOT=FILE`` also saves the page during the long run."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.serve.conftest import SIM_BENCH, SIM_NETWORK
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    db = tmp_path_factory.mktemp("page") / "lab.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labrf.cli", "serve", "--station", str(SIM_BENCH),
+         "--station", str(SIM_NETWORK), "--db", str(db), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = process.stdout.readline() if process.stdout else ""
+    assert line.startswith("labrf serve: http://127.0.0.1"), line
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    assert Path(CHROMIUM).exists(), ("the browser tests need Debian's chromium: "
+                                     "apt-get install chromium (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def _stations_ready(page) -> None:
+    page.wait_for_function("document.querySelectorAll('#stations tr[data-station]').length"
+                           " === 2 && [...document.querySelectorAll('#stations td.state')]"
+                           ".every(td => td.textContent === 'idle')", timeout=60_000)
+
+
+def test_a_run_from_the_form_draws_its_points_live(url, browser) -> None:
+    page = browser.new_page(viewport={"width": 1300, "height": 1100})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(url + "/")
+    _stations_ready(page)
+    page.select_option("#procedure", "spin-diode")
+    page.select_option("#station", "sim_bench")
+    page.fill('#parameters [name="points"]', "3001")
+    page.fill('#parameters [name="power"]', "-20 dBm")
+    page.click("#submit")
+    page.wait_for_function("+document.getElementById('plot').dataset.points > 0",
+                           timeout=60_000)
+    page.wait_for_function("document.getElementById('live-text').dataset.status === "
+                           "'completed'", timeout=120_000)
+    assert page.eval_on_selector("#plot", "c => +c.dataset.points") == 3001
+    page.wait_for_function("document.querySelector('#history tbody').textContent"
+                           ".includes('completed')", timeout=10_000)
+    assert "spin-diode" in page.inner_text("#history tbody")
+    assert all(r.startswith(url) for r in requests), "every asset comes from labrf"
+    page.fill('#parameters [name="points"]', "3")
+    page.click("#submit")
+    page.wait_for_function("document.getElementById('form-error').textContent !== ''")
+    assert re.search(r"points = 3 is refused.*6 to 100001", page.inner_text("#form-error"))
+    page.close()
+
+
+def test_a_long_run_aborted_from_the_page_leaves_the_bench_safe(url, browser) -> None:
+    page = browser.new_page(viewport={"width": 1300, "height": 1100})
+    page.goto(url + "/")
+    _stations_ready(page)
+    page.select_option("#procedure", "spin-diode")
+    page.fill('#parameters [name="points"]', "100001")
+    page.click("#submit")
+    page.wait_for_function("+document.getElementById('plot').dataset.points > 200",
+                           timeout=60_000)
+    assert "running" in page.inner_text("#queue tbody")
+    shot = os.environ.get("LABRF_SCREENSHOT")
+    if shot:
+        page.screenshot(path=shot, full_page=True)
+    page.wait_for_function("!document.getElementById('abort').disabled")
+    page.click("#abort")
+    page.wait_for_function("document.getElementById('live-text').dataset.status === "
+                           "'aborted'", timeout=60_000)
+    page.wait_for_function("document.querySelector('[data-station=\"sim_bench\"] "
+                           "[data-instrument=\"rf_source\"]').textContent.includes("
+                           "'output off')", timeout=30_000)
+    bench = page.inner_text('[data-station="sim_bench"] td.bench')
+    assert "rf_source (RF source): output off" in bench
+    assert re.search(r"current_source \(current source\): output off", bench), bench
+    page.close()
