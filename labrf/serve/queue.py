@@ -80,7 +80,9 @@ class QueuedRun:
                 "progress": round(self.progress, 3), "eta_s": self.eta_s,
                 "run_id": self.run_id, "submitted": self.submitted,
                 "started": self.started, "ended": self.ended, "error": self.error,
-                "fit": self.result.get("fit", {}), "plot": bool(self.result.get("plot"))}
+                "fit": self.result.get("fit", {}), "plot": bool(self.result.get("plot")),
+                "wall_time_s": self.result.get("wall_time_s"),
+                "instrument_time_s": self.result.get("instrument_time_s")}
 
 
 class RunQueue:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -52,8 +53,12 @@ PROBE_POWER = 5e-6
 PROBE_OVERDRIVE = 1e-3
 #: Relative margin of a neuron's window beyond its design frequency span.
 WINDOW_MARGIN = 0.06
-#: Resonances searched, relative to the design's: +- SEARCH in SEARCH_POINTS steps.
-SEARCH, SEARCH_POINTS = 0.12, 481
+#: relative widening of a located line's window (the tuning's spread, the RBW), and of
+#: the design band searched for each line
+LINE_MARGIN, SEARCH_WIDTH = 0.01, 0.25
+#: Resonances searched, relative to the design's: +- SEARCH in SEARCH_POINTS steps (6 sigma
+#: of a 5 % spread).
+SEARCH, SEARCH_POINTS = 0.3, 961
 #: Analyzer RBW of the emission traces, Hz; points per RBW.
 RBW, POINTS_PER_RBW = 1e6, 2
 #: A line counts when its peak is this many times the trace's median (its noise floor).
@@ -234,12 +239,51 @@ class ChipCalibrator:
 
     # ---------------------------------------------------------------- neurons
 
-    def _windows(self, index: int, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _windows(self, index: int, top: np.ndarray, analyzer: Any
+                 ) -> tuple[np.ndarray, np.ndarray]:
         """(M,) lowest and highest frequency (Hz) neuron j of layer ``index`` may emit at
-        for biases up to ``top`` (M,) A, with the design's spread margin."""
+        for biases from ``BIAS_START`` of its design threshold up to ``top`` (M,) A: each
+        neuron's line is first found alone at ``top`` (``_locate``), so that a chip whose
+        neurons sit far from their design frequencies (5 % spread: 15 MHz at 300 MHz,
+        more than the spacing of their lines) is still read neuron by neuron. A neuron
+        with no line there keeps the design's window."""
         n = self.design.layers[index].neurons
-        hi = n.frequency + n.current_tuning * np.maximum(top - n.threshold_current, 0.0)
-        return n.frequency * (1 - WINDOW_MARGIN), hi * (1 + WINDOW_MARGIN)
+        span = n.current_tuning * np.maximum(top - BIAS_START * n.threshold_current, 0.0)
+        design_hi = n.frequency + n.current_tuning * np.maximum(top - n.threshold_current,
+                                                                0.0)
+        found = self._locate(index, top, analyzer, n.frequency * (1 - SEARCH_WIDTH),
+                             design_hi * (1 + SEARCH_WIDTH))
+        lo = np.where(np.isnan(found), n.frequency * (1 - WINDOW_MARGIN),
+                      found - (1 + LINE_MARGIN) * span - LINE_MARGIN * found)
+        hi = np.where(np.isnan(found), design_hi * (1 + WINDOW_MARGIN),
+                      found * (1 + LINE_MARGIN))
+        return lo, hi
+
+    def _locate(self, index: int, top: np.ndarray, analyzer: Any, lo: np.ndarray,
+                hi: np.ndarray) -> np.ndarray:
+        """(M,) frequency (Hz) of each neuron's line biased alone at ``top``, searched
+        over ``lo``..``hi`` of the whole layer; NaN where no line rises above the noise."""
+        net = self.design
+        m = net.layers[index].shape[0]
+        start, stop = float(lo.min()), float(hi.max())
+        analyzer.start(start)
+        analyzer.stop(stop)
+        analyzer.rbw(RBW)
+        analyzer.points(min(32001, math.ceil((stop - start) / RBW * POINTS_PER_RBW) + 1))
+        found = np.full(m, np.nan)
+        self._say(f"layer {index} neurons: finding each one's line ({m} traces)")
+        for j in range(m):
+            biases = [np.zeros(x.shape[0]) for x in net.layers]
+            biases[index][j] = top[j]
+            self._knobs(biases=biases)
+            self.bench.clock.sleep(self.bench.settle_time)
+            trace = analyzer.sweep()
+            self.passes += 1
+            watts = np.asarray(trace.power_watt)
+            peak = int(np.argmax(watts))
+            if watts[peak] > NOISE_FACTOR * float(np.median(watts)):
+                found[j] = float(np.asarray(trace.frequency)[peak])
+        return found
 
     def _groups(self, lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
         """Neurons in interleaved groups whose windows do not overlap."""
@@ -263,7 +307,7 @@ class ChipCalibrator:
         top = np.minimum(net.bias_limits[1], net.drive_limit)
         steps = np.linspace(BIAS_START * layer.neurons.threshold_current,
                             np.full(m, top), BIAS_STEPS)  # (S, M)
-        lo, hi = self._windows(index, steps[-1])
+        lo, hi = self._windows(index, steps[-1], analyzer)
         powers = np.zeros((BIAS_STEPS, m))
         peaks = np.full((BIAS_STEPS, m), np.nan)
         self._inputs(np.zeros(net.sizes[0]))
