@@ -57,7 +57,7 @@ def _median(values: list[float]) -> float:
 
 
 def one_seed(task: str, data: TwinData, spread: float, seed: int, folder: Path,
-             pa_epochs: int, spsa_epochs: int) -> dict[str, Any]:
+             pa_epochs: int, spsa_epochs: int, lr: float = 0.02) -> dict[str, Any]:
     """One chip of ``task`` at ``spread``: its rows (see the module)."""
     scale = data.power_scale(INPUT_POWER)
     station_data = yaml.safe_load(STATIONS[task].read_text())
@@ -93,7 +93,7 @@ def one_seed(task: str, data: TwinData, spread: float, seed: int, folder: Path,
                               "design_offset_rms_hz": float(np.sqrt(np.mean(offsets ** 2)))}
         model = cal.model(design)
         written = transfer_knobs(design, model, twin.knobs)
-        bench = LayeredBench.from_station(roles, station.clock, model)
+        bench = LayeredBench.from_station(roles, station.clock, model, chains=True)
         bench.prepare()
         judge = chip_judge(bench)
         x, y = data.test_x * scale, data.test_y
@@ -108,7 +108,7 @@ def one_seed(task: str, data: TwinData, spread: float, seed: int, folder: Path,
                 continue
             passes0, wall0 = bench.passes, time.perf_counter()
             run = train_on_chip(model, bench, data, start, estimator=estimator,
-                                epochs=epochs, lr=0.02, seed=seed, power_scale=scale)
+                                epochs=epochs, lr=lr, seed=seed, power_scale=scale)
             per_pass = (time.perf_counter() - wall0) / (bench.passes - passes0)
             train = len(data.train_y)  # Epoch.passes counts training sets
             hit = [e.passes * train for e in run.history if e.test_accuracy >= TARGET]
@@ -133,14 +133,15 @@ def one_seed(task: str, data: TwinData, spread: float, seed: int, folder: Path,
 
 
 def chip_rows(task: str, data: TwinData, spreads: list[float], seeds: int, pa_epochs: int,
-              spsa_epochs: int, spsa_spread: float) -> dict[str, Any]:
+              spsa_epochs: int, spsa_spread: float, lr: float = 0.02, first_seed: int = 0
+              ) -> dict[str, Any]:
     """Every seed at every spread, and the medians per spread."""
     out: dict[str, Any] = {"task": task, "spreads": []}
     with tempfile.TemporaryDirectory() as tmp:
         for spread in spreads:
             spsa = spsa_epochs if spread == spsa_spread else 0
-            rows = [one_seed(task, data, spread, s, Path(tmp), pa_epochs, spsa)
-                    for s in range(seeds)]
+            rows = [one_seed(task, data, spread, s, Path(tmp), pa_epochs, spsa, lr)
+                    for s in range(first_seed, first_seed + seeds)]
             out["spreads"].append({"spread": spread, "seeds": rows,
                                    "summary": summary(rows)})
     return out
@@ -212,12 +213,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spsa-spread", type=float, default=2.0, help="%%")
     parser.add_argument("--pa-epochs", type=int, default=4)
     parser.add_argument("--spsa-epochs", type=int, default=12)
+    parser.add_argument("--lr", type=float, default=0.02,
+                        help="in-the-loop Adam step, mA (default: %(default)s)")
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     data = load_task(args.task, data=args.data)
     spreads = [float(s) / 100 for s in args.spreads.split(",")]
     result = chip_rows(args.task, data, spreads, args.seeds, args.pa_epochs,
-                       args.spsa_epochs, args.spsa_spread / 100)
+                       args.spsa_epochs, args.spsa_spread / 100, args.lr, args.first_seed)
     print_table(result, args.seeds)
     text = json.dumps(_finite(result))
     print(text)

@@ -12,6 +12,7 @@ run of this procedure on the same station file.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +32,10 @@ from labrf.training.layered_calibration import (
     CalibrationStopped,
     ChipCalibrator,
     LayeredCalibration,
+    overlapping_outputs,
 )
+
+log = logging.getLogger(__name__)
 
 #: Station names of the calibration's own instruments.
 CHAINS, MONITOR = "chains", "monitor_analyzer"
@@ -144,7 +148,13 @@ class ChipCalibrationProcedure(LabProcedure):
                 "threshold_spread": float(np.std(th) / np.mean(th)),
                 "gain_mean": float(np.mean(cal.gain[index])),
                 "residual_max": float(np.max(cal.residual[index]))})
-        return {"sizes": list(design.sizes), "layers": layers,
+        warnings = [f"output neurons {i} and {j} emit over overlapping bands ({a / 1e6:.1f} "
+                    f"to {b / 1e6:.1f} MHz): one analyzer trace cannot tell them apart, so "
+                    f"this chip cannot separate classes {i} and {j}"
+                    for i, j, a, b in overlapping_outputs(cal.model(design))]
+        for warning in warnings:
+            log.warning("chip-calibration: %s", warning)
+        return {"sizes": list(design.sizes), "layers": layers, "warnings": warnings,
                 "synapses": int(sum(x["synapses"] for x in layers)),
                 "neurons": int(sum(x["neurons"] for x in layers)),
                 "readings": int(getattr(self, "_passes", 0))}

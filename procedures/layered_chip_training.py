@@ -23,7 +23,7 @@ from labrf.errors import LabrfError
 from labrf.procedure import load_checkpoint
 from labrf.training.chip_run import LAYERED_ESTIMATORS, LayeredChipRun
 from labrf.training.datasets import check_width, load_task
-from labrf.training.layered_bench import LayeredBench
+from labrf.training.layered_bench import CHAINS, LayeredBench
 from labrf.training.layered_calibration import LayeredCalibration
 from labrf.training.twin import AdamState, Epoch
 
@@ -69,8 +69,9 @@ def layered_startup(proc: Any) -> None:
     calibration = LayeredCalibration.from_rows(design, rows)
     model = calibration.model(design)
     data = load_task(proc.task, data=proc.data or None, seed=int(proc.seed))
-    proc.bench = LayeredBench.from_station(proc.instrument, proc.station.clock, model,
-                                           settle_time=proc.settle_time)
+    proc.bench = LayeredBench.from_station(
+        proc.instrument, proc.station.clock, model, settle_time=proc.settle_time,
+        chains=CHAINS in proc.station.spec.instruments)  # measured hidden activations
     proc._run = LayeredChipRun(model, proc.bench, data, proc.estimator, int(proc.epochs),
                                int(proc.offline_epochs), int(proc.batch_size),
                                proc.learning_rate / 1e-3, int(proc.seed),

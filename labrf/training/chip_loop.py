@@ -2,11 +2,16 @@
 instruments (``LayeredBench``), by the twins' minibatch Adam (``labrf.training.twin``).
 
 ``physics-aware``: each minibatch is presented to the chip (one pass per example: the
-output neurons' powers from the analyzer trace); the model's forward pass at the same
-knobs and inputs gives every hidden activation, and its output layer is replaced by what
-the chip emitted (an emitting neuron's current from its measured power through the
-oscillator model; a silent one's, the model's, but never above its onset); the loss of
-those outputs is back-propagated through the model at these activations.
+output neurons' powers from the analyzer trace and, on a bench with a chain voltmeter,
+every chain's voltage read in the same pass). Every layer's activations are the chip's:
+drives from its measured chain voltages (without a voltmeter, the model's forward pass at
+the same knobs and inputs), and the output layer's emission what the analyzer saw (an
+emitting neuron's current from its measured power through the oscillator model; a
+silent one's, the drive's, but never above its onset); the loss of those outputs is
+back-propagated through the model at these activations (Wright et al., Nature 601, 549
+(2022)), so that what the model gets wrong about the chip's forward pass (spread it did
+not calibrate: sensitivities, emitted powers) does not enter the gradient's operating
+point.
 ``spsa``: the loss of the chip's outputs (read the same way) at x +- c Delta, two passes
 per example per step. Accuracies are the chip's, classified from the trace.
 """
@@ -78,18 +83,22 @@ def train_on_chip(model: LayeredNetwork, bench: LayeredBench, data: TwinData,
     ``on_state`` as for ``adam_epochs``."""
     lower, upper = (b / KNOB_SCALE for b in model.knob_bounds())
 
-    def measured(k: np.ndarray, inputs: np.ndarray
+    def measured(k: np.ndarray, inputs: np.ndarray, chains: bool = False
                  ) -> tuple[list[lp.LayerActivations], lp.Plan]:
         bench.write(k)
-        powers = bench.forward(inputs)
         plan = lp.Plan(model, k)
-        acts = lp.forward(model, k, inputs, plan)
+        if chains:
+            powers, volts = bench.forward(inputs, voltages=True)
+            acts = lp.activations_from_voltages(model, k, volts)
+        else:
+            powers = bench.forward(inputs)
+            acts = lp.forward(model, k, inputs, plan)
         return [*acts[:-1], at_measured_output(model, acts[-1], powers)], plan
 
     def physics_aware(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
                       _: np.random.Generator) -> tuple[float, np.ndarray, int]:
         k = x * KNOB_SCALE
-        acts, plan = measured(k, inputs)
+        acts, plan = measured(k, inputs, chains=bench.chains is not None)
         value, grad = lp.loss_and_gradient(model, k, inputs, labels, acts, objective, plan)
         return value, grad * KNOB_SCALE, len(labels)
 

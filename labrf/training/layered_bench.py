@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from labrf.errors import LabrfError
 from labrf.network import layered_pass as lp
 from labrf.network.layered import LayeredNetwork
-from labrf.roles import KnobBank, MultitoneSource, SpectrumAnalyzer
+from labrf.roles import ChainVoltmeter, KnobBank, MultitoneSource, SpectrumAnalyzer
 
 #: Station names of the chip bench's instruments.
-TONES, KNOBS, ANALYZER = "tones", "knobs", "spectrum_analyzer"
+TONES, KNOBS, ANALYZER, CHAINS = "tones", "knobs", "spectrum_analyzer", "chains"
 #: Trace points per RBW (the band integrals need the line shape sampled).
 POINTS_PER_RBW = 2
 #: Half-width of the window around a line's peak that its power is read over, in RBWs.
@@ -95,6 +96,9 @@ class LayeredBench:
     output_gain: float = 1000.0
     rbw: float = 1e6  #: Hz
     passes: int = 0  #: hardware forward passes made
+    #: the chain voltmeter, if the bench has one: ``forward(..., voltages=True)`` then
+    #: also reads every chain of the chip in each pass
+    chains: ChainVoltmeter | None = None
     edges: np.ndarray = field(init=False)  #: band edges, Hz, increasing
     neuron_of_band: np.ndarray = field(init=False)
 
@@ -103,10 +107,14 @@ class LayeredBench:
 
     @classmethod
     def from_station(cls, instrument: Callable[[str, type], Any], clock: Any,
-                     model: LayeredNetwork, **settings: Any) -> LayeredBench:
-        """The bench from a procedure's ``instrument(name, role)`` lookup."""
+                     model: LayeredNetwork, chains: bool = False,
+                     **settings: Any) -> LayeredBench:
+        """The bench from a procedure's ``instrument(name, role)`` lookup; with
+        ``chains``, the chain voltmeter too."""
         return cls(instrument(TONES, MultitoneSource), instrument(KNOBS, KnobBank),
-                   instrument(ANALYZER, SpectrumAnalyzer), clock, model, **settings)
+                   instrument(ANALYZER, SpectrumAnalyzer), clock, model,
+                   chains=instrument(CHAINS, ChainVoltmeter) if chains else None,
+                   **settings)
 
     def prepare(self) -> None:
         """Tones at the model's input frequencies at 0 W, on; knobs at 0 A, on; the
@@ -136,18 +144,29 @@ class LayeredBench:
         out[self.neuron_of_band] = powers
         return out / self.output_gain
 
-    def forward(self, inputs: ArrayLike) -> np.ndarray:
+    def forward(self, inputs: ArrayLike, voltages: bool = False
+                ) -> np.ndarray | tuple[np.ndarray, list[np.ndarray]]:
         """Present each example of ``inputs`` (B, N_0), W at the chip; (B, C) the output
-        neurons' emitted powers, W."""
+        neurons' emitted powers, W. With ``voltages`` (a bench with ``chains``), also
+        every layer's chain voltages (B, M_l), V, read in the same pass."""
         x = np.atleast_2d(np.asarray(inputs, dtype=float))
         out = np.empty((len(x), self.edges.size - 1))
+        if voltages and self.chains is None:
+            raise LabrfError("reading the chains needs the chip's chain voltmeter "
+                             "('chains' in the station)")
+        volts = np.empty((len(x), sum(layer.shape[0] for layer in self.model.layers)))
         for n, powers in enumerate(x):  # one example at a time: a pass is a sweep
             self.tones.set_powers(powers)
             self.clock.sleep(self.settle_time)
             trace = self.analyzer.sweep()
             out[n] = self.band_powers(np.asarray(trace.frequency), trace.power_watt)
+            if voltages and self.chains is not None:
+                volts[n] = self.chains.read()
             self.passes += 1
-        return out
+        if not voltages:
+            return out
+        bounds = np.cumsum([0, *(layer.shape[0] for layer in self.model.layers)])
+        return out, [volts[:, a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def classify(self, powers: np.ndarray) -> np.ndarray:
         """(B,) class per example from measured output powers (the model's readout)."""

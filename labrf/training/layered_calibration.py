@@ -178,6 +178,24 @@ def fit_control_sweeps(controls: np.ndarray, volts: np.ndarray, probe: np.ndarra
     return best, amplitude[:, 0], np.sqrt(final[:, 0] / controls.size)
 
 
+def overlapping_outputs(model: LayeredNetwork) -> list[tuple[int, int, float, float]]:
+    """Pairs of output neurons (i, j, overlap start, end in Hz) whose emission bands, from
+    threshold to the drive limit, overlap: one analyzer trace cannot tell them apart, so
+    the chip cannot separate those classes (with 5 % spread two neighbours of the digits
+    chip's output layer, 20 % apart by design, can land on one frequency)."""
+    n = model.layers[-1].neurons
+    lo = n.frequency
+    hi = n.frequency + n.current_tuning * np.maximum(model.drive_limit - n.threshold_current,
+                                                     0.0)
+    pairs = []
+    for i in range(lo.size):
+        for j in range(i + 1, lo.size):
+            start, end = max(lo[i], lo[j]), min(hi[i], hi[j])
+            if start < end:
+                pairs.append((i, j, float(start), float(end)))
+    return pairs
+
+
 # ------------------------------------------------------------------ the measurements
 
 

@@ -189,3 +189,19 @@ def test_a_chain_voltmeter_without_valid_inputs_is_refused(tmp_path: Path, chann
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match=message), load_station(path):
         pass
+
+
+def test_output_neurons_on_one_band_are_named() -> None:
+    from dataclasses import replace
+
+    from labrf.training.layered_calibration import overlapping_outputs
+
+    design = design_network((6, 4, 3))
+    assert overlapping_outputs(design) == []  # the design keeps its outputs 20 % apart
+    out = design.layers[-1]
+    freqs = out.neurons.frequency.copy()
+    freqs[1] = freqs[0] + 2e6  # 5 % spread can do this
+    chip = replace(design, layers=(*design.layers[:-1], replace(
+        out, neurons=replace(out.neurons, frequency=freqs))))
+    ((i, j, start, end),) = overlapping_outputs(chip)
+    assert (i, j) == (0, 1) and start == freqs[1] and end > start
