@@ -7,7 +7,8 @@ Per condition, the median over ``--repeats``: the run's wall time as the runner 
 it (in the local process, or in the station's worker), the ratio to the local run's,
 points per second delivered to each viewer and the last point's delay behind the run's
 end, and the server's memory (its process and its workers', peak resident). A warm-up
-run comes first in each place. Viewers run in this process, on the same two cores as
+run comes first in each place, and the conditions are interleaved (local, 0, 1, 10
+viewers, then again), so that drifts of the machine hit them alike. Viewers run in this process, on the same two cores as
 the server and its worker: the ratios include their share of the machine.
 Run: ``python benchmarks/serve.py [--points 10000] [--repeats 3] [--json FILE]``.
 """
@@ -50,20 +51,14 @@ def _rss_mb(pid: int) -> float:
     return total
 
 
-def local_runs(points: int, repeats: int, folder: Path) -> list[float]:
-    """Wall times of ``repeats`` local runs (after a warm-up), s."""
+def local_run(station: Any, points: int, folder: Path) -> float:
+    """Wall time of one local run on the open ``station``, s."""
     from labrf.runner import run
-    from labrf.station import load_station
 
-    times = []
-    with load_station(STATION) as station:
-        run("spin-diode", station, {"points": 101}, db=folder / "local.db", progress=None)
-        for _ in range(repeats):
-            result = run("spin-diode", station, {"points": points}, db=folder / "local.db",
-                         progress=None)
-            assert result.status == "completed", result.error
-            times.append(result.wall_time_s)
-    return times
+    result = run("spin-diode", station, {"points": points}, db=folder / "local.db",
+                 progress=None)
+    assert result.status == "completed", result.error
+    return result.wall_time_s
 
 
 class Viewer(threading.Thread):
@@ -92,36 +87,32 @@ class Viewer(threading.Thread):
                     self.last = now
 
 
-def served_runs(points: int, repeats: int, viewers: int, url: str, pid: int
-                ) -> list[dict[str, Any]]:
-    """``repeats`` runs through the server with ``viewers`` viewers each."""
+def served_run(points: int, viewers: int, url: str, pid: int) -> dict[str, Any]:
+    """One run through the server with ``viewers`` viewers."""
     from labrf.serve.client import ServerClient
 
     client = ServerClient(url)
-    out = []
-    for _ in range(repeats):
-        queued = client.submit("spin-diode", "sim_bench", {"points": points})
-        watchers = [Viewer(url, queued["id"]) for _ in range(viewers)]
-        for w in watchers:
-            w.start()
-        peak = 0.0
-        while (state := client.run(queued["id"]))["status"] in ("queued", "running"):
-            peak = max(peak, _rss_mb(pid))
-            time.sleep(0.1)
-        ended = time.perf_counter()
-        for w in watchers:
-            w.join(60)
-        assert state["status"] == "completed", state
-        result = {"wall_s": float(state["wall_time_s"]), "memory_mb": peak}
-        if watchers:
-            rates = [w.points / (w.last - w.first) for w in watchers
-                     if w.first and w.last and w.last > w.first]
-            result["points_per_viewer"] = statistics.median(w.points for w in watchers)
-            result["viewer_points_per_s"] = statistics.median(rates) if rates else 0.0
-            result["last_point_delay_s"] = statistics.median(
-                max(0.0, (w.last or ended) - ended) for w in watchers)
-        out.append(result)
-    return out
+    queued = client.submit("spin-diode", "sim_bench", {"points": points})
+    watchers = [Viewer(url, queued["id"]) for _ in range(viewers)]
+    for w in watchers:
+        w.start()
+    peak = 0.0
+    while (state := client.run(queued["id"]))["status"] in ("queued", "running"):
+        peak = max(peak, _rss_mb(pid))
+        time.sleep(0.1)
+    ended = time.perf_counter()
+    for w in watchers:
+        w.join(60)
+    assert state["status"] == "completed", state
+    result = {"wall_s": float(state["wall_time_s"]), "memory_mb": peak}
+    if watchers:
+        rates = [w.points / (w.last - w.first) for w in watchers
+                 if w.first and w.last and w.last > w.first]
+        result["points_per_viewer"] = statistics.median(w.points for w in watchers)
+        result["viewer_points_per_s"] = statistics.median(rates) if rates else 0.0
+        result["last_point_delay_s"] = statistics.median(
+            max(0.0, (w.last or ended) - ended) for w in watchers)
+    return result
 
 
 def _free_port() -> int:
@@ -136,9 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
+    from labrf.station import load_station
+
+    conditions = (0, 1, 10)
+    with tempfile.TemporaryDirectory() as tmp, load_station(STATION) as station:
         folder = Path(tmp)
-        local = statistics.median(local_runs(args.points, args.repeats, folder))
         port = _free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "labrf.cli", "serve", "--station", str(STATION), "--db",
@@ -148,21 +141,28 @@ def main(argv: list[str] | None = None) -> int:
             assert (process.stdout.readline() if process.stdout else "").startswith(
                 "labrf serve")
             url = f"http://127.0.0.1:{port}"
-            served_runs(101, 1, 0, url, process.pid)  # warm-up
-            rows = {"local": {"wall_s": local, "ratio": 1.0}}
-            for viewers in (0, 1, 10):
-                runs = served_runs(args.points, args.repeats, viewers, url, process.pid)
-                wall = statistics.median(r["wall_s"] for r in runs)
-                row = {"wall_s": wall, "ratio": wall / local,
-                       "memory_mb": max(r["memory_mb"] for r in runs)}
-                for key in ("viewer_points_per_s", "points_per_viewer",
-                            "last_point_delay_s"):
-                    if key in runs[0]:
-                        row[key] = statistics.median(r[key] for r in runs)
-                rows[f"server, {viewers} viewers"] = row
+            local_run(station, 101, folder)  # warm-ups
+            served_run(101, 0, url, process.pid)
+            local: list[float] = []
+            served: dict[int, list[dict[str, Any]]] = {v: [] for v in conditions}
+            for _ in range(args.repeats):  # interleaved, so that drifts hit all alike
+                local.append(local_run(station, args.points, folder))
+                for viewers in conditions:
+                    served[viewers].append(served_run(args.points, viewers, url,
+                                                      process.pid))
         finally:
             process.terminate()
             process.wait(30)
+    base = statistics.median(local)
+    rows: dict[str, dict[str, Any]] = {"local": {"wall_s": base, "ratio": 1.0}}
+    for viewers, runs in served.items():
+        wall = statistics.median(r["wall_s"] for r in runs)
+        row = {"wall_s": wall, "ratio": wall / base,
+               "memory_mb": max(r["memory_mb"] for r in runs)}
+        for key in ("viewer_points_per_s", "points_per_viewer", "last_point_delay_s"):
+            if key in runs[0]:
+                row[key] = statistics.median(r[key] for r in runs)
+        rows[f"server, {viewers} viewers"] = row
     print(f"spin-diode, {args.points} points, sim_bench, median of {args.repeats}")
     print(f"  {'':<22}{'wall s':>8}{'ratio':>7}{'us/pt':>8}{'viewer pt/s':>13}"
           f"{'delay s':>9}{'server MB':>11}")

@@ -35,11 +35,13 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         [sys.executable, "-m", "labrf.cli", "serve", "--station", str(SIM_BENCH),
          "--station", str(SIM_NETWORK), "--db", str(db), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = process.stdout.readline() if process.stdout else ""
-    assert line.startswith("labrf serve: http://127.0.0.1"), line
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(30)
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        assert line.startswith("labrf serve: http://127.0.0.1"), line
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 @pytest.fixture(scope="module")

@@ -34,14 +34,19 @@ def _serve(db: Path, *extra: str) -> tuple[subprocess.Popen, str]:
         [sys.executable, "-m", "labrf.cli", "serve", "--station", str(SIM_BENCH), "--db",
          str(db), "--port", str(port), *extra], stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, env=ENV)
-    line = process.stdout.readline() if process.stdout else ""
-    assert line.startswith("labrf serve: http://"), line
-    url = f"http://127.0.0.1:{port}"
-    client = ServerClient(url, timeout=10)
-    deadline = time.monotonic() + 60
-    while client.call("GET", "/api/stations")[0]["state"] == "starting":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        assert line.startswith("labrf serve: http://"), line
+        url = f"http://127.0.0.1:{port}"
+        client = ServerClient(url, timeout=10)
+        deadline = time.monotonic() + 60
+        while client.call("GET", "/api/stations")[0]["state"] == "starting":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    except BaseException:  # a server that did not come up is not left running
+        process.kill()
+        process.wait(10)
+        raise
     return process, url
 
 

@@ -31,7 +31,7 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-function fmt(value, unit = "") {
+function fmt(value, unit = "", digits = 4) {
   if (value === null || value === undefined) return "";
   if (typeof value !== "number") return String(value);
   const a = Math.abs(value);
@@ -39,10 +39,10 @@ function fmt(value, unit = "") {
                     [1e-9, "n"], [1e-12, "p"]];
   if (unit && a !== 0) {
     for (const [scale, p] of prefixes) {
-      if (a >= scale * 0.9999) return `${+(value / scale).toPrecision(4)} ${p}${unit}`;
+      if (a >= scale * 0.9999) return `${+(value / scale).toPrecision(digits)} ${p}${unit}`;
     }
   }
-  return `${+value.toPrecision(4)}${unit ? " " + unit : ""}`;
+  return `${+value.toPrecision(digits)}${unit ? " " + unit : ""}`;
 }
 
 const state = {procedures: [], stations: [], runs: [], live: null, selected: null};
@@ -82,8 +82,9 @@ function renderForm() {
       input = el("input", {type: "text", name: p.name, value: p.default ?? "",
                            title: `valid: ${p.valid}`});
     }
+    const hint = p.kind === "" || Math.abs(p.minimum ?? 0) >= 1e9 ? "" : p.valid;
     return el("label", {}, el("span", {}, p.label + (p.units ? ` [${p.units}]` : "")),
-              el("span", {}, input, " ", el("span", {class: "hint"}, p.valid)));
+              el("span", {}, input, " ", el("span", {class: "hint"}, hint)));
   }));
 }
 
@@ -210,13 +211,20 @@ function showStatus(live) {
 
 const PALETTE = ["#1d6fb8", "#d1495b", "#2a9d8f", "#e9a03b", "#6a4c93"];
 
+// significant digits that tell ticks a quarter of the range apart
+function digitsFor(r) {
+  const span = Math.abs(r[1] - r[0]) / 4, top = Math.max(Math.abs(r[0]), Math.abs(r[1]));
+  return span > 0 ? Math.min(8, Math.max(3, Math.ceil(Math.log10(top / span)) + 1)) : 4;
+}
+
 function axes(ctx, box, xr, yr, xlabel, ylabel) {
   ctx.strokeStyle = "#9aa5b1"; ctx.fillStyle = "#44515f"; ctx.font = "12px system-ui";
   ctx.strokeRect(box.x, box.y, box.w, box.h);
+  const dx = digitsFor(xr), dy = digitsFor(yr);
   for (let k = 0; k <= 4; k++) {
     const xv = xr[0] + (xr[1] - xr[0]) * k / 4, yv = yr[0] + (yr[1] - yr[0]) * k / 4;
-    ctx.fillText(fmt(xv, xlabel.unit), box.x + box.w * k / 4 - 20, box.y + box.h + 16);
-    ctx.fillText(fmt(yv, ylabel.unit), 4, box.y + box.h - box.h * k / 4 + 4);
+    ctx.fillText(fmt(xv, xlabel.unit, dx), box.x + box.w * k / 4 - 20, box.y + box.h + 16);
+    ctx.fillText(fmt(yv, ylabel.unit, dy), 4, box.y + box.h - box.h * k / 4 + 4);
   }
   ctx.fillText(xlabel.text, box.x + box.w / 2 - 40, box.y + box.h + 34);
   ctx.save(); ctx.translate(12, box.y - 8); ctx.fillText(ylabel.text, 0, 0); ctx.restore();
