@@ -8,9 +8,10 @@ it (in the local process, or in the station's worker), the ratio to the local ru
 points per second delivered to each viewer and the last point's delay behind the run's
 end, and the server's memory (its process and its workers', peak resident). A warm-up
 run comes first in each place, and the conditions are interleaved (local, 0, 1, 10
-viewers, then again), so that drifts of the machine hit them alike. Viewers run in this process, on the same two cores as
-the server and its worker: the ratios include their share of the machine.
-Run: ``python benchmarks/serve.py [--points 10000] [--repeats 3] [--json FILE]``.
+viewers, then again), so that drifts of the machine hit them alike. Viewers run in this
+process, on the same two cores as the server and its worker: the ratios include their
+share of the machine.
+Run: ``python benchmarks/serve.py [--points 10000] [--repeats 5] [--json FILE]``.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def _free_port() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=10_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     from labrf.station import load_station

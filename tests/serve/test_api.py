@@ -252,3 +252,23 @@ def test_the_page_and_its_assets_come_from_labrf(client) -> None:
         assert answer.status_code == 200
         assert "http://" not in answer.text and "https://" not in answer.text  # no CDN
     assert "http" not in page.text
+
+
+def test_an_emission_run_streams_the_spectra_its_live_map_draws(client) -> None:
+    forms = {p["name"]: p for p in client.get("/api/procedures").json()}
+    view = forms["emission"]["live_plot"]
+    run = client.post("/api/runs", json={"procedure": "emission", "station": "sim_bench",
+                                         "parameters": {"bias_points": 6}}).json()["id"]
+    rows = []
+    with client.stream("GET", f"/api/runs/{run}/stream") as stream:
+        event = None
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event == "points":
+                rows += [row for _i, row in json.loads(line[6:])["points"]]
+    assert len(rows) == 6
+    for row in rows:  # the map's columns: a spectrum per bias, on its frequency axis
+        assert isinstance(row[view["z"]], list) and len(row[view["z"]]) == len(row[view["x"]])
+        assert isinstance(row[view["y"]], float)
+    assert wait_for(client, run, ("completed", "failed"))["status"] == "completed"
