@@ -140,17 +140,23 @@ def test_ctrl_c_leaves_rf_off_and_currents_and_field_at_zero(tmp_path, monkeypat
             os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(PointWriter, "write", write_then_ctrl_c)
-    with load_station(SIM_BENCH) as station:
-        result = run("spin-diode", station, {"points": 100000, "bias": 2e-3,
-                                             "field": 0.02}, db=tmp_path / "lab.db",
-                     progress=None)
-        world, now = station.bench.world, station.clock.now()
-        assert result.status == "aborted" and result.points > 0
-        assert world.rf_output("rf_source").power == 0
-        assert world.junction_reading("nanovoltmeter", now).current == 0
-        station.clock.sleep(2.0)
-        assert abs(world.field_at_probe("gaussmeter", station.clock.now())) < 1e-3
-        assert station.roles["magnet"].output() is False
+    # Ctrl-C as a terminal delivers it, even under a shell that started the tests in the
+    # background (which ignores SIGINT, and Python then keeps it ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with load_station(SIM_BENCH) as station:
+            result = run("spin-diode", station, {"points": 100000, "bias": 2e-3,
+                                                 "field": 0.02}, db=tmp_path / "lab.db",
+                         progress=None)
+            world, now = station.bench.world, station.clock.now()
+            assert result.status == "aborted" and result.points > 0
+            assert world.rf_output("rf_source").power == 0
+            assert world.junction_reading("nanovoltmeter", now).current == 0
+            station.clock.sleep(2.0)
+            assert abs(world.field_at_probe("gaussmeter", station.clock.now())) < 1e-3
+            assert station.roles["magnet"].output() is False
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_timeouts_and_garbled_replies_are_retried(tmp_path) -> None:
