@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -60,11 +61,7 @@ def _cmd_serve_runs(args: argparse.Namespace) -> int:
 
     from labrf.serve.security import TOKEN_ENV, is_loopback
 
-    token = args.token or None
-    if token is None:
-        import os
-
-        token = os.environ.get(TOKEN_ENV) or None
+    token = args.token or os.environ.get(TOKEN_ENV) or None
     if not is_loopback(args.host) and token is None:
         raise LabrfError(f"refusing to serve on {args.host} without a token: anyone who "
                          f"reaches it could drive the bench; pass --token TOKEN or set "

@@ -97,12 +97,12 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe floats: NaN and infinities become None."""
+def json_safe(value: Any) -> Any:
+    """JSON-safe values: NaN and infinities become None, numpy values Python ones."""
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [json_safe(v) for v in value]
     if isinstance(value, float | np.floating) and not math.isfinite(value):
         return None
     if isinstance(value, np.generic):
@@ -272,7 +272,7 @@ class Runner:
     def _analyse(self, dataset: Any) -> tuple[dict[str, Any], str | None]:
         data = run_columns(dataset)
         try:
-            fit = _clean(self.procedure.analyse(data))
+            fit = json_safe(self.procedure.analyse(data))
         except Exception as exc:
             log.warning("%s: fit failed: %s", self.procedure.name, exc)
             fit = {"error": f"fit failed: {exc}"}

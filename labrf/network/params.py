@@ -103,8 +103,7 @@ class Knobs:
     neurons, in A (order: ``SYNAPSE_NAMES``, ``NEURON_NAMES``), held as one read-only array
     (..., 9) (``vector``); ``control_currents`` and ``bias_currents`` are views of it, and
     ``from_vector`` wraps a read-only vector as it is: going between the two forms copies
-    nothing. Leading axes are a population of knob
-    settings, evaluated at once."""
+    nothing. Leading axes are a population of knob settings, evaluated at once."""
 
     __slots__ = ("_values",)
 

@@ -10,13 +10,12 @@ Routes (``openapi.py`` describes them): ``GET /api/stations``, ``GET /api/proced
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import (
@@ -29,6 +28,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from labrf.errors import LabrfError
+from labrf.runner import json_safe
 from labrf.serve.forms import ParameterError, procedure_forms
 from labrf.serve.openapi import openapi
 from labrf.serve.security import Gate
@@ -39,23 +39,8 @@ STREAM_POLL_S = 0.2  #: s between two looks at a run's new points, per viewer
 STREAM_BATCH = 5000  #: most points in one event
 
 
-def clean(value: Any) -> Any:
-    """JSON-safe: NaN and infinities as null, numpy values as Python ones."""
-    if isinstance(value, dict):
-        return {k: clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return clean(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _json(value: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(clean(value), status_code=status)
+    return JSONResponse(json_safe(value), status_code=status)
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -78,7 +63,7 @@ def build_app(server: Server, token: str | None = None, loopback: bool = True) -
     async def runs(request: Request) -> Response:
         station = request.query_params.get("station")
         status = request.query_params.get("status")
-        return _json([server.run_state(r.id) for r in server.queue.runs(station, status)])
+        return _json([server.run_state(r) for r in server.queue.runs(station, status)])
 
     async def submit(request: Request) -> Response:
         try:
@@ -147,13 +132,8 @@ def build_app(server: Server, token: str | None = None, loopback: bool = True) -
             return _error(404, str(exc))
         if fmt == "json":
             return _json({"run_id": run_id, "columns": columns})
-        scalars = {k: np.asarray(v) for k, v in columns.items() if np.ndim(v) == 1}
-        text = io.StringIO()
-        names = list(scalars)
-        text.write(",".join(names) + "\n")
-        for row in zip(*scalars.values(), strict=True):
-            text.write(",".join(repr(float(v)) for v in row) + "\n")
-        return Response(text.getvalue(), media_type="text/csv")
+        scalars = pd.DataFrame({k: v for k, v in columns.items() if np.ndim(v) == 1})
+        return Response(scalars.to_csv(index=False), media_type="text/csv")
 
     async def plot(request: Request) -> Response:
         try:
@@ -188,12 +168,12 @@ def build_app(server: Server, token: str | None = None, loopback: bool = True) -
                         cursor = rows[-1][0]
                         payload = {"points": [[i, r] for i, r in rows], "count": live.count,
                                    "stride": live.stride, "progress": live.progress}
-                        yield f"event: points\ndata: {json.dumps(clean(payload))}\n\n"
+                        yield f"event: points\ndata: {json.dumps(json_safe(payload))}\n\n"
                         if len(rows) == STREAM_BATCH:
                             continue
                 if state["status"] != last_status or state["status"] == "running":
                     last_status = state["status"]
-                    yield f"event: status\ndata: {json.dumps(clean(state))}\n\n"
+                    yield f"event: status\ndata: {json.dumps(json_safe(state))}\n\n"
                 if state["status"] not in ("queued", "running") and (
                         live is None or not live.since(cursor)):
                     yield "event: end\ndata: {}\n\n"

@@ -242,10 +242,11 @@ class Server:
                      "bench": dict(s.bench)}
                     for s in self.stations.values()]
 
-    def run_state(self, run: int) -> dict[str, Any]:
-        """A run as ``GET /api/runs/{id}`` answers it, live progress included."""
-        entry = self.queue.get(run)
-        live = self.live.get(run)
+    def run_state(self, run: int | QueuedRun) -> dict[str, Any]:
+        """A run (its id, or its queue entry) as ``GET /api/runs/{id}`` answers it, live
+        progress included."""
+        entry = self.queue.get(run) if isinstance(run, int) else run
+        live = self.live.get(entry.id)
         if live is not None and entry.status == "running":
             entry.points, entry.progress = live.count, live.progress
         return entry.as_json()
@@ -263,8 +264,12 @@ class Server:
                 break
             try:
                 self._handle(*message)
-            except Exception:
-                log.exception("labrf serve: message %r", message[:2])
+            except Exception as exc:  # the listener must outlive a message it cannot use
+                log.exception("labrf serve: station %s, message %r", message[0], message[1])
+                station = self.stations.get(message[0])
+                if station is not None:  # shown with the station by GET /api/stations
+                    station.error = f"the server could not use its {message[1]!r} " \
+                                    f"message: {type(exc).__name__}: {exc}"
 
     def _handle(self, name: str, kind: str, *args: Any) -> None:
         station = self.stations[name]

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import signal
-import sys
 import time
 import traceback
 from dataclasses import asdict
@@ -100,48 +99,46 @@ def main(name: str, station_file: str, db: str, inbox: Any, outbox: Any, abort: 
     """The worker's loop (the target of its process)."""
     _die_with_parent()
     from labrf.cli import configure_logging
-    from labrf.runner import run
     from labrf.signals import stop_signals
     from labrf.station import load_station
 
     configure_logging(db)
     with stop_signals():
         try:
-            station_cm = load_station(station_file)
-            station = station_cm.__enter__()
+            station = load_station(station_file)
         except KeyboardInterrupt:
             return
         except Exception as exc:
             outbox.put((name, "broken", f"{type(exc).__name__}: {exc}"))
             return
+        # at the end (quit, or a stop signal): the bench made safe and closed
+        with station, contextlib.suppress(KeyboardInterrupt):
+            _serve(name, station, db, inbox, outbox, abort)
+
+
+def _serve(name: str, station: Any, db: str, inbox: Any, outbox: Any, abort: Any) -> None:
+    """Run what ``inbox`` hands over until it says quit or a stop signal ends a run."""
+    from labrf.runner import run
+
+    outbox.put((name, "ready", describe_station(station.spec)))
+    outbox.put((name, "bench", bench_state(station)))
+    while (message := inbox.get())[0] != "quit":
+        _, job, procedure, parameters, sample = message
+        batcher = _Batcher(name, job, outbox)
         try:
-            outbox.put((name, "ready", describe_station(station.spec)))
-            outbox.put((name, "bench", bench_state(station)))
-            while True:
-                message = inbox.get()
-                if message[0] == "quit":
-                    break
-                _, job, procedure, parameters, sample = message
-                batcher = _Batcher(name, job, outbox)
-                try:
-                    result = run(procedure, station, parameters, db=db, sample=sample,
-                                 progress=None, should_stop=lambda job=job: abort.value == job,
-                                 observer=batcher)
-                    batcher.flush()
-                    outbox.put((name, "bench", bench_state(station)))
-                    outbox.put((name, "finished", job, asdict(result), None))
-                    if result.signal:  # SIGTERM: the server died; the bench is safe
-                        break
-                except KeyboardInterrupt as exc:  # the server died before the run started
-                    outbox.put((name, "finished", job, None, f"stopped: {exc}"))
-                    raise
-                except Exception as exc:
-                    batcher.flush()
-                    outbox.put((name, "finished", job, None,
-                                f"{exc}" if str(exc) else traceback.format_exc()))
-        except KeyboardInterrupt:
-            pass
-        finally:
-            with contextlib.suppress(Exception):
-                station_cm.__exit__(None, None, None)
-            sys.stdout.flush()
+            result = run(procedure, station, parameters, db=db, sample=sample,
+                         progress=None, should_stop=lambda job=job: abort.value == job,
+                         observer=batcher)
+        except KeyboardInterrupt as exc:  # the server died before the run started
+            outbox.put((name, "finished", job, None, f"stopped: {exc}"))
+            raise
+        except Exception as exc:  # refused before it ran (check, prerequisites)
+            batcher.flush()
+            outbox.put((name, "finished", job, None,
+                        f"{exc}" if str(exc) else traceback.format_exc()))
+            continue
+        batcher.flush()
+        outbox.put((name, "bench", bench_state(station)))
+        outbox.put((name, "finished", job, asdict(result), None))
+        if result.signal:  # SIGTERM: the server died; the bench is safe
+            return

@@ -85,6 +85,7 @@ def train_on_chip(model: LayeredNetwork, bench: LayeredBench, data: TwinData,
 
     def measured(k: np.ndarray, inputs: np.ndarray, chains: bool = False
                  ) -> tuple[list[lp.LayerActivations], lp.Plan]:
+        """Every layer's activations at knobs ``k``: the chains read too if ``chains``."""
         bench.write(k)
         plan = lp.Plan(model, k)
         if chains:

@@ -160,8 +160,8 @@ class LayeredBench:
             self.clock.sleep(self.settle_time)
             trace = self.analyzer.sweep()
             out[n] = self.band_powers(np.asarray(trace.frequency), trace.power_watt)
-            if voltages and self.chains is not None:
-                volts[n] = self.chains.read()
+            if voltages:
+                volts[n] = self.chains.read()  # type: ignore[union-attr]
             self.passes += 1
         if not voltages:
             return out

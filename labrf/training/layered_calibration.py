@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 
@@ -196,6 +195,14 @@ def overlapping_outputs(model: LayeredNetwork) -> list[tuple[int, int, float, fl
     return pairs
 
 
+def _span(analyzer: SpectrumAnalyzer, start: float, stop: float) -> None:
+    """``analyzer`` over ``start``..``stop`` (Hz) at the emission traces' RBW."""
+    analyzer.start(start)
+    analyzer.stop(stop)
+    analyzer.rbw(RBW)
+    analyzer.points(min(32001, math.ceil((stop - start) / RBW * POINTS_PER_RBW) + 1))
+
+
 # ------------------------------------------------------------------ the measurements
 
 
@@ -257,7 +264,7 @@ class ChipCalibrator:
 
     # ---------------------------------------------------------------- neurons
 
-    def _windows(self, index: int, top: np.ndarray, analyzer: Any
+    def _windows(self, index: int, top: np.ndarray, analyzer: SpectrumAnalyzer
                  ) -> tuple[np.ndarray, np.ndarray]:
         """(M,) lowest and highest frequency (Hz) neuron j of layer ``index`` may emit at
         for biases from ``BIAS_START`` of its design threshold up to ``top`` (M,) A: each
@@ -277,17 +284,13 @@ class ChipCalibrator:
                       found * (1 + LINE_MARGIN))
         return lo, hi
 
-    def _locate(self, index: int, top: np.ndarray, analyzer: Any, lo: np.ndarray,
-                hi: np.ndarray) -> np.ndarray:
+    def _locate(self, index: int, top: np.ndarray, analyzer: SpectrumAnalyzer,
+                lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """(M,) frequency (Hz) of each neuron's line biased alone at ``top``, searched
         over ``lo``..``hi`` of the whole layer; NaN where no line rises above the noise."""
         net = self.design
         m = net.layers[index].shape[0]
-        start, stop = float(lo.min()), float(hi.max())
-        analyzer.start(start)
-        analyzer.stop(stop)
-        analyzer.rbw(RBW)
-        analyzer.points(min(32001, math.ceil((stop - start) / RBW * POINTS_PER_RBW) + 1))
+        _span(analyzer, float(lo.min()), float(hi.max()))
         found = np.full(m, np.nan)
         self._say(f"layer {index} neurons: finding each one's line ({m} traces)")
         for j in range(m):
@@ -331,11 +334,7 @@ class ChipCalibrator:
         self._inputs(np.zeros(net.sizes[0]))
         for group in self._groups(lo, hi):
             self._say(f"layer {index} neurons: emission curves of {group.size} of {m}")
-            start, stop = float(lo[group].min()), float(hi[group].max())
-            analyzer.start(start)
-            analyzer.stop(stop)
-            analyzer.rbw(RBW)
-            analyzer.points(min(32001, math.ceil((stop - start) / RBW * POINTS_PER_RBW) + 1))
+            _span(analyzer, float(lo[group].min()), float(hi[group].max()))
             edges = np.sort(np.concatenate([lo[group], hi[group]]))
             owner = np.argsort(lo[group])
             for s, row in enumerate(steps):

@@ -3,6 +3,7 @@ wait on its runs."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,13 @@ SIM_BENCH = ROOT / "station_configs" / "sim_bench.yaml"
 SIM_NETWORK = ROOT / "station_configs" / "sim_network.yaml"
 BASE = "http://127.0.0.1:8765"
 LONG = {"points": 100001}  #: a spin-diode run that lasts long enough to be aborted
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_for(client: Any, run: int, statuses: tuple[str, ...], timeout: float = 120.0

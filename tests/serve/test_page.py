@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,20 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.serve.conftest import SIM_BENCH, SIM_NETWORK
+from tests.serve.conftest import SIM_BENCH, SIM_NETWORK, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     db = tmp_path_factory.mktemp("page") / "lab.db"
     process = subprocess.Popen(
         [sys.executable, "-m", "labrf.cli", "serve", "--station", str(SIM_BENCH),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,19 +16,13 @@ from pathlib import Path
 import pytest
 
 from labrf.serve.client import ServerClient
-from tests.serve.conftest import SIM_BENCH
+from tests.serve.conftest import SIM_BENCH, free_port
 
 ENV = {**os.environ, "LABRF_SERVE_TOKEN": ""}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(db: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "labrf.cli", "serve", "--station", str(SIM_BENCH), "--db",
          str(db), "--port", str(port), *extra], stdout=subprocess.PIPE,
@@ -106,7 +99,7 @@ def test_a_killed_server_keeps_its_queue_and_shows_the_run_it_was_making_interru
 
 def test_serving_beyond_loopback_needs_a_token(tmp_path) -> None:
     refused = _labrf("serve", "--station", str(SIM_BENCH), "--db", str(tmp_path / "a.db"),
-                     "--host", "0.0.0.0", "--port", str(_free_port()))
+                     "--host", "0.0.0.0", "--port", str(free_port()))
     assert refused.returncode == 1
     assert "refusing to serve on 0.0.0.0 without a token" in refused.stderr
     assert "LABRF_SERVE_TOKEN" in refused.stderr and "Traceback" not in refused.stderr
@@ -119,6 +112,6 @@ def test_serving_beyond_loopback_needs_a_token(tmp_path) -> None:
 def test_a_station_file_that_cannot_be_read_stops_the_server_with_its_name(
         tmp_path, station) -> None:
     result = _labrf("serve", "--station", station, "--db", str(tmp_path / "a.db"),
-                    "--port", str(_free_port()))
+                    "--port", str(free_port()))
     assert result.returncode == 1 and station in result.stderr
     assert "Traceback" not in result.stderr
