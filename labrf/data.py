@@ -84,6 +84,11 @@ class WriteLock:
     is an exclusive transaction on a small SQLite file beside the database
     (``<db>.writelock``), so it works on every platform and SQLite releases it if the
     process dies. Re-entrant within a thread; readers never take it.
+
+    A stop signal raises wherever Python is: between taking the transaction and
+    counting it, or between the count and its release. Whoever next takes the lock at
+    depth 0 finds that stale transaction and ends it first, so such a signal never
+    turns into "cannot start a transaction within a transaction".
     """
 
     _guard = threading.RLock()
@@ -109,21 +114,31 @@ class WriteLock:
             depth = self._depth.get(self.path, 0)
             if depth == 0:
                 conn = self._connection()
+                if conn.in_transaction:  # left by a signal inside __enter__/__exit__
+                    conn.execute("ROLLBACK")
                 retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"),
                              f"waiting for the other writers of {self.path[:-10]}")
             self._depth[self.path] = depth + 1
         except BaseException:
+            self._release_if_unheld()
             WriteLock._guard.release()
             raise
         return self
 
+    def _release_if_unheld(self) -> None:
+        """End the transaction if nobody in this process counts it as held."""
+        conn = self._connections.get(self.path)
+        if conn is not None and conn.in_transaction and not self._depth.get(self.path):
+            conn.execute("ROLLBACK")
+
     def __exit__(self, *exc: object) -> None:
         try:
             self._depth[self.path] -= 1
-            if self._depth[self.path] == 0:
-                self._connections[self.path].execute("ROLLBACK")
         finally:
-            WriteLock._guard.release()
+            try:
+                self._release_if_unheld()
+            finally:
+                WriteLock._guard.release()
 
 
 def _current_db() -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labrf.data import LOCK_PATIENCE, list_runs, load_run, retry_locked, run_columns
+from labrf.data import LOCK_PATIENCE, WriteLock, list_runs, load_run, retry_locked, run_columns
 from labrf.errors import LabrfError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,3 +117,51 @@ def test_other_database_errors_are_not_retried() -> None:
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         retry_locked(broken, "reading")
     assert calls == [1]
+
+
+def _lock_is_free(db: Path) -> bool:
+    """Whether another process could take labrf's write lock of ``db`` now."""
+    other = sqlite3.connect(str(db.resolve()) + ".writelock", timeout=0,
+                            isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()
+
+
+def test_a_signal_inside_the_write_lock_leaves_it_usable_and_released(
+        tmp_path, monkeypatch) -> None:
+    """A stop signal between taking the lock's transaction and counting it (or between
+    the count and its release) once made the run's last metadata write fail with "cannot
+    start a transaction within a transaction" and a traceback instead of exit 143."""
+    import labrf.data as data
+    from labrf.signals import StopSignal
+
+    db = tmp_path / "signalled.db"
+    with WriteLock(db):
+        pass
+    real_retry = data.retry_locked
+
+    def begin_then_signal(action, what, patience=LOCK_PATIENCE):
+        real_retry(action, what, patience)
+        raise StopSignal(signal.SIGTERM)
+
+    monkeypatch.setattr(data, "retry_locked", begin_then_signal)
+    with pytest.raises(StopSignal), WriteLock(db):
+        pass
+    monkeypatch.setattr(data, "retry_locked", real_retry)
+    assert _lock_is_free(db)
+
+    def signal_before_release(self) -> None:
+        raise StopSignal(signal.SIGHUP)
+
+    with monkeypatch.context() as patched, pytest.raises(StopSignal), WriteLock(db):
+        patched.setattr(WriteLock, "_release_if_unheld", signal_before_release)
+    assert not _lock_is_free(db)  # the stale transaction still holds it ...
+    with WriteLock(db):  # ... until the next writer of this process ends it
+        assert not _lock_is_free(db)
+    assert _lock_is_free(db)
