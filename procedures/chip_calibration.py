@@ -149,8 +149,9 @@ class ChipCalibrationProcedure(LabProcedure):
                 "gain_mean": float(np.mean(cal.gain[index])),
                 "residual_max": float(np.max(cal.residual[index]))})
         warnings = [f"output neurons {i} and {j} emit over overlapping bands ({a / 1e6:.1f} "
-                    f"to {b / 1e6:.1f} MHz): one analyzer trace cannot tell them apart, so "
-                    f"this chip cannot separate classes {i} and {j}"
+                    f"to {b / 1e6:.1f} MHz): where their lines meet, one analyzer trace "
+                    f"sees one line, shared between classes {i} and {j} in the ratio the "
+                    f"model expects"
                     for i, j, a, b in overlapping_outputs(cal.model(design))]
         for warning in warnings:
             log.warning("chip-calibration: %s", warning)

@@ -21,12 +21,14 @@ from collections.abc import Sequence
 import numpy
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.rohdeschwarz.fsseries import FSL
-from pymeasure.instruments.validators import strict_range
+from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 #: Extra VISA timeout for a single sweep, as a fraction of the sweeps' duration; added on
 #: top of the duration and of the timeout already in use.
 SWEEP_TIMEOUT_MARGIN = 0.1
 TRACES = range(1, 7)  #: the FSV's traces TRACE1 to TRACE6
+#: Detectors of [SENSe:]DETector[:FUNCtion], by their short forms
+DETECTORS = ("APE", "POS", "NEG", "RMS", "AVER", "SAMP")
 
 
 def strict_integer_range(value: float, values: Sequence[float]) -> int:
@@ -44,8 +46,8 @@ class FSV(FSL):
     ``freq_center``, ``freq_span`` (Hz), ``res_bandwidth``, ``video_bandwidth`` (Hz or
     ``"AUTO"``), ``sweep_time`` (s or ``"AUTO"``), ``continuous_sweep_enabled``,
     ``attenuation`` (dB), ``trace_mode``, markers, and the ASCII ``read_trace``. Adds the
-    number of sweep points, a single sweep that blocks until it is complete, and binary
-    (``REAL,32``) trace transfer.
+    number of sweep points, the detector, a single sweep that blocks until it is
+    complete, and binary (``REAL,32``) trace transfer.
 
     .. code-block:: python
 
@@ -68,6 +70,18 @@ class FSV(FSL):
         validator=strict_integer_range,
         values=[101, 32001],
         cast=int,
+    )
+
+    detector = Instrument.control(
+        "DET?", "DET %s",
+        """Control the detector of trace 1 (str): ``"APE"`` (auto peak, the default after
+        ``*RST``), ``"POS"``, ``"NEG"``, ``"RMS"``, ``"AVER"`` or ``"SAMP"``. Setting one
+        turns the detector's coupling to the trace mode off. Channel power (a line's
+        power integrated over its trace points) needs ``"RMS"``: a peak detector reads
+        each point's highest level and overestimates it.""",
+        validator=strict_discrete_set,
+        values=DETECTORS,
+        get_process=lambda reply: str(reply).strip().upper(),
     )
 
     def single_sweep_and_wait(self) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
-from qcodes.validators import Ints
+from qcodes.validators import Enum, Ints
 
 from labrf.drivers.rohdeschwarz import FSV
+from labrf.drivers.rohdeschwarz.fsv import DETECTORS
 from labrf.roles.base import Binding, Role, Within
 from labrf.units import dbm_to_watt, format_quantity
 
@@ -33,8 +34,9 @@ class SpectrumAnalyzer(Role):
     """A swept spectrum analyzer watching the RF a junction emits (passive).
 
     Set the span by ``start``/``stop`` or ``center``/``span``, the resolution by
-    ``rbw``/``vbw`` and ``points``; ``sweep()`` runs one single sweep, waits for its end
-    and returns the :class:`Trace`.
+    ``rbw``/``vbw`` and ``points``, the ``detector`` (``"RMS"`` to integrate a line's
+    power over the trace); ``sweep()`` runs one single sweep, waits for its end and
+    returns the :class:`Trace`.
     """
 
     role = "spectrum analyzer"
@@ -43,7 +45,7 @@ class SpectrumAnalyzer(Role):
             "Rohde & Schwarz FSV", r"^Rohde&Schwarz,FSV",
             {"start": "freq_start", "stop": "freq_stop", "center": "freq_center",
              "span": "freq_span", "rbw": "res_bandwidth", "vbw": "video_bandwidth",
-             "points": "sweep_points", "sweep_time": "sweep_time",
+             "points": "sweep_points", "sweep_time": "sweep_time", "detector": "detector",
              "single_sweep": "single_sweep_and_wait", "trace": "read_trace_binary"},
             {"frequency": (10.0, 7e9), "rbw": (1.0, 10e6), "points": (101, 32001)}),
     }
@@ -62,6 +64,11 @@ class SpectrumAnalyzer(Role):
         self.add_parameter("points", label="Sweep points", get_cmd=lambda: int(
                            self.number("points")), set_cmd=lambda n: self.send(
                            "points", int(n)), vals=Ints(int(p_lo), int(p_hi)))
+        self.add_parameter("detector", label="Detector",
+                           get_cmd=lambda: self.read("detector"),
+                           set_cmd=lambda d: self.send("detector", d), vals=Enum(*DETECTORS),
+                           docstring="Detector of the trace: APE (auto peak), POS, NEG, "
+                                     "RMS, AVER or SAMP.")
         self.add_parameter("sweep_time", unit="s", label="Sweep time",
                            get_cmd=lambda: self.number("sweep_time"))
 

@@ -3,10 +3,16 @@ one array to a knob bank, each example presented as the powers of one multitone
 source's tones, the output neurons read from one spectrum-analyzer trace.
 
 One *hardware forward pass* is one example: the tones' powers set, the settle time
-waited, one sweep read. Each output neuron owns a band of the trace (edges halfway, on a
-log scale, between neighbouring neurons' working frequencies); its emitted power is the
-band's channel power (the trace integrated over the band, divided by the RBW filter's
-noise bandwidth and by the gain from the chip to the analyzer). Instrument names follow
+waited, one sweep read (and, on a bench with a chain voltmeter, every chain read). The
+analyzer's span covers every output neuron from its threshold to the drive limit, its
+detector is RMS (a peak detector reads each trace point's highest level: 20 % too much
+power for lines a few points wide). Each output neuron's line moves with its drive, so
+the trace is cut into bands per example, around the frequencies the model predicts for
+that example's drives (from the chains read in the same pass, else from the model's
+forward pass at the same knobs and inputs): edges halfway, on a log scale, between
+neighbouring lines. A neuron's emitted power is its band's channel power around its
+peak (the trace integrated, divided by the RBW filter's noise bandwidth and by the gain
+from the chip to the analyzer). Instrument names follow
 ``station_configs/sim_digits_chip.yaml``.
 """
 
@@ -35,30 +41,68 @@ WINDOW = 5
 MAX_POINTS = 32001
 
 
-def output_bands(model: LayeredNetwork) -> tuple[np.ndarray, np.ndarray]:
-    """(C + 1,) band edges in Hz around the output neurons' working frequencies, in
-    increasing order: halfway (geometric mean) between neighbours, and as far beyond the
-    first and the last; and (C,) the neuron of each band."""
+#: Relative margin of the analyzer's span beyond the output neurons' frequency range.
+SPAN_MARGIN = 0.03
+#: Lines closer than this many RBWs are one line of a trace.
+MERGE = 3.0
+#: Farthest a trace's line is from where the model expects it: this many RBWs, or this
+#: fraction of its frequency if more (a model without calibration: the chip's spread)
+TOLERANCE, RELATIVE_TOLERANCE = 10.0, 0.06
+#: the RBW filter's half-width per RBW (a Lorentzian of the RBW's 3 dB width)
+RBW_HALF_WIDTH = 0.5
+
+
+def output_span(model: LayeredNetwork) -> tuple[float, float]:
+    """(lowest, highest) frequency, Hz, any output neuron of ``model`` emits at (from its
+    threshold to the drive limit), widened by ``SPAN_MARGIN``."""
     neurons = model.layers[-1].neurons
-    window = model.drive_limit - neurons.threshold_current
-    working = neurons.frequency + neurons.current_tuning * 0.5 * window
-    order = np.argsort(working)
-    f = working[order]
-    if f.size == 1:
-        return np.array([f[0] / 1.2, f[0] * 1.2]), order
-    inner = np.sqrt(f[:-1] * f[1:])
-    return np.concatenate([[f[0] ** 2 / inner[0]], inner, [f[-1] ** 2 / inner[-1]]]), order
+    top = neurons.frequency + neurons.current_tuning * np.maximum(
+        model.drive_limit - neurons.threshold_current, 0.0)
+    low, high = np.minimum(neurons.frequency, top), np.maximum(neurons.frequency, top)
+    return float(low.min()) * (1 - SPAN_MARGIN), float(high.max()) * (1 + SPAN_MARGIN)
+
+
+def trace_peaks(frequency: np.ndarray, watts: np.ndarray, floor: float, apart: int
+                ) -> np.ndarray:
+    """Indices of a trace's lines: points above ``floor`` W that are the highest within
+    ``apart`` points on either side."""
+    padded = np.pad(watts, apart, constant_values=-np.inf)
+    window = np.lib.stride_tricks.sliding_window_view(padded, 2 * apart + 1)
+    top = (watts >= window.max(axis=1)) & (watts > floor)
+    return np.flatnonzero(top)
+
+
+def match_lines(expected: np.ndarray, found: np.ndarray, tolerance: np.ndarray
+                ) -> np.ndarray:
+    """(C,) the line of ``found`` (Hz) each expected line (``expected``, Hz) is, -1 for
+    none: one to one, nearest first in total (a common offset of the model is matched
+    away), a line farther than its ``tolerance`` (C,) Hz left unmatched."""
+    from scipy.optimize import linear_sum_assignment
+
+    c = expected.size
+    tolerance = np.broadcast_to(np.asarray(tolerance, dtype=float), (c,))
+    cost = np.abs(expected[:, None] - found[None, :])
+    cost = np.where(cost <= tolerance[:, None], cost, 1e3 * tolerance.max())
+    rows, cols = linear_sum_assignment(np.hstack([cost, np.diag(tolerance)
+                                                  + 1e3 * tolerance.max() * (1 - np.eye(c))]))
+    out = np.full(c, -1)
+    real = cols < found.size
+    out[rows[real]] = cols[real]
+    out[np.abs(expected - found[np.maximum(out, 0)]) > tolerance] = -1
+    return out
 
 
 def line_powers(frequency: np.ndarray, watts: np.ndarray, edges: np.ndarray, rbw: float,
                 floor: float) -> tuple[np.ndarray, np.ndarray]:
     """Per band between consecutive ``edges`` (Hz, increasing) of one trace (``watts`` W
     at ``frequency`` Hz, RBW ``rbw`` Hz): the channel power of its line (W) within
-    ``WINDOW`` RBWs of its peak, and the peak's frequency (Hz, by a parabola through the
-    three highest points in dB). 0 W and NaN where the band holds no line: its highest
-    point at the band's edge (a neighbour's tail) or not above ``floor`` W."""
+    ``WINDOW`` RBWs of its peak and within the band, and the peak's frequency (Hz, by a
+    parabola through the three highest points in dB). 0 W and NaN where the band holds
+    no line: its highest point at the band's edge (a neighbour's tail) or not above
+    ``floor`` W."""
     spacing = float(np.median(np.diff(frequency)))
     half = max(1, round(WINDOW * rbw / spacing))
+    rho = RBW_HALF_WIDTH * rbw
     starts = np.searchsorted(frequency, edges)
     powers = np.zeros(edges.size - 1)
     peaks = np.full(edges.size - 1, np.nan)
@@ -68,11 +112,13 @@ def line_powers(frequency: np.ndarray, watts: np.ndarray, edges: np.ndarray, rbw
         peak = a + int(np.argmax(watts[a:b]))
         if peak in (a, b - 1) or watts[peak] <= floor:
             continue
-        window = watts[max(peak - half, 0):peak + half + 1]
-        # a Lorentzian of 3 dB width B (the RBW filter; lines are narrower) integrates
-        # to pi B / 2 per unit power, a fraction 2/pi atan(2 WINDOW) of it in the window
-        powers[band] = window.sum() * spacing / (math.pi * rbw / 2) / (
-            2 / math.pi * math.atan(2 * WINDOW))
+        lo, hi = max(peak - half, a), min(peak + half + 1, b)
+        # the reading of a line is a Lorentzian of half-width rho (the RBW filter; lines
+        # are narrower): it integrates to pi rho per unit power, a fraction
+        # (atan(left / rho) + atan(right / rho)) / pi of it over the points lo..hi - 1
+        left, right = (peak - lo + 0.5) * spacing, (hi - 1 - peak + 0.5) * spacing
+        fraction = (math.atan(left / rho) + math.atan(right / rho)) / math.pi
+        powers[band] = watts[lo:hi].sum() * spacing / (math.pi * rho) / fraction
         y0, y1, y2 = np.log(np.maximum(watts[peak - 1:peak + 2], 1e-300))
         curvature = y0 - 2 * y1 + y2
         offset = 0.5 * (y0 - y2) / curvature if curvature < 0 else 0.0
@@ -99,11 +145,12 @@ class LayeredBench:
     #: the chain voltmeter, if the bench has one: ``forward(..., voltages=True)`` then
     #: also reads every chain of the chip in each pass
     chains: ChainVoltmeter | None = None
-    edges: np.ndarray = field(init=False)  #: band edges, Hz, increasing
-    neuron_of_band: np.ndarray = field(init=False)
+    span: tuple[float, float] = field(init=False)  #: the analyzer's span, Hz
+    written: np.ndarray = field(init=False)  #: the knobs last written, A
 
     def __post_init__(self) -> None:
-        self.edges, self.neuron_of_band = output_bands(self.model)
+        self.span = output_span(self.model)
+        self.written = np.zeros(self.model.knob_count)
 
     @classmethod
     def from_station(cls, instrument: Callable[[str, type], Any], clock: Any,
@@ -118,31 +165,77 @@ class LayeredBench:
 
     def prepare(self) -> None:
         """Tones at the model's input frequencies at 0 W, on; knobs at 0 A, on; the
-        analyzer over the output bands."""
+        analyzer over every output neuron's frequency range, RMS detector."""
         self.tones.output(False)
         self.tones.set_tones(self.model.input_frequencies, np.zeros(self.model.sizes[0]))
-        self.knobs.write(np.zeros(self.knobs.count))
+        self.write(np.zeros(self.knobs.count))
         self.knobs.output(True)
-        span = self.edges[-1] - self.edges[0]
-        points = min(MAX_POINTS, math.ceil(span / self.rbw * POINTS_PER_RBW) + 1)
-        self.analyzer.start(float(self.edges[0]))
-        self.analyzer.stop(float(self.edges[-1]))
+        points = min(MAX_POINTS,
+                     math.ceil((self.span[1] - self.span[0]) / self.rbw * POINTS_PER_RBW) + 1)
+        self.analyzer.start(self.span[0])
+        self.analyzer.stop(self.span[1])
         self.analyzer.rbw(self.rbw)
         self.analyzer.points(points)
+        self.analyzer.detector("RMS")
         self.tones.output(True)
 
     def write(self, knobs: ArrayLike) -> None:
         """Set every knob (A): checked against the knob bank's channel limits, ramped."""
         self.knobs.write(knobs)
+        self.written = np.array(knobs, dtype=float)
 
-    def band_powers(self, frequency: np.ndarray, watts: np.ndarray) -> np.ndarray:
-        """(C,) power emitted by each output neuron (W at the chip) from one trace
-        (``line_powers`` over the output bands)."""
-        powers, _ = line_powers(frequency, watts, self.edges, self.rbw,
-                                self.model.detection_power * self.output_gain)
-        out = np.zeros(powers.size)
-        out[self.neuron_of_band] = powers
+    def band_powers(self, frequency: np.ndarray, watts: np.ndarray, lines: np.ndarray,
+                    expected: np.ndarray) -> np.ndarray:
+        """(C,) power emitted by each output neuron (W at the chip) from one trace, the
+        neurons' lines expected at ``lines`` (C,) Hz with powers ``expected`` (C,) W.
+
+        The trace's lines (``trace_peaks``, ``MERGE`` RBWs apart at least) are read
+        between the midpoints to their neighbours (``line_powers``) and matched one to
+        one to the expected lines (``match_lines``, within ``TOLERANCE``). A neuron
+        left without a line whose expected line is within ``MERGE`` RBWs of a matched
+        one shares that line (two neurons on one frequency are one line of the trace):
+        in the ratio of their expected powers, all to the matched neuron if none of
+        them is expected to emit."""
+        floor = self.model.detection_power * self.output_gain
+        spacing = float(np.median(np.diff(frequency)))
+        at = trace_peaks(frequency, watts, floor, max(1, round(MERGE * self.rbw / spacing)))
+        out = np.zeros(lines.size)
+        if at.size == 0:
+            return out
+        found = frequency[at]
+        edges = np.concatenate([[frequency[0]], np.sqrt(found[:-1] * found[1:]),
+                                [frequency[-1] + spacing]])
+        powers, _ = line_powers(frequency, watts, edges, self.rbw, floor)
+        line = match_lines(lines, found, np.maximum(TOLERANCE * self.rbw,
+                                                    RELATIVE_TOLERANCE * lines))
+        for j in np.flatnonzero(line < 0):
+            near = np.flatnonzero(line >= 0)
+            if near.size:
+                k = near[np.argmin(np.abs(lines[near] - lines[j]))]
+                if abs(lines[k] - lines[j]) < MERGE * self.rbw:
+                    line[j] = -2 - line[k]  # shares line[k]'s line
+        owner = np.where(line >= 0, line, -2 - line)
+        weight = np.maximum(np.asarray(expected, dtype=float), 0.0)
+        for peak in np.unique(owner[line != -1]):
+            sharing = np.flatnonzero((owner == peak) & (line != -1))
+            total = weight[sharing].sum()
+            share = weight[sharing] / total if total > 0 else (line[sharing] >= 0) * 1.0
+            out[sharing] = powers[peak] * share
         return out / self.output_gain
+
+    def _expected(self, output: lp.LayerActivations) -> tuple[np.ndarray, np.ndarray]:
+        """(B, C) where the output neurons' lines are, Hz (a silent neuron's at its
+        threshold frequency, where it would start to emit), and their powers, W, by the
+        model at ``output`` (its output layer's activations)."""
+        neurons = self.model.layers[-1].neurons
+        lines = np.where(output.currents >= neurons.threshold_current, output.frequencies,
+                         neurons.frequency)
+        return lines, output.powers
+
+    def _split(self, volts: np.ndarray) -> list[np.ndarray]:
+        """Chain voltages (B, all chains) as one (B, M_l) array per layer."""
+        bounds = np.cumsum([0, *(layer.shape[0] for layer in self.model.layers)])
+        return [volts[:, a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def forward(self, inputs: ArrayLike, voltages: bool = False
                 ) -> np.ndarray | tuple[np.ndarray, list[np.ndarray]]:
@@ -150,23 +243,27 @@ class LayeredBench:
         neurons' emitted powers, W. With ``voltages`` (a bench with ``chains``), also
         every layer's chain voltages (B, M_l), V, read in the same pass."""
         x = np.atleast_2d(np.asarray(inputs, dtype=float))
-        out = np.empty((len(x), self.edges.size - 1))
         if voltages and self.chains is None:
             raise LabrfError("reading the chains needs the chip's chain voltmeter "
                              "('chains' in the station)")
+        out = np.empty((len(x), self.model.sizes[-1]))
         volts = np.empty((len(x), sum(layer.shape[0] for layer in self.model.layers)))
+        if self.chains is None:  # where the lines are: the model's forward pass
+            lines, expected = self._expected(lp.forward(self.model, self.written, x)[-1])
         for n, powers in enumerate(x):  # one example at a time: a pass is a sweep
             self.tones.set_powers(powers)
             self.clock.sleep(self.settle_time)
             trace = self.analyzer.sweep()
-            out[n] = self.band_powers(np.asarray(trace.frequency), trace.power_watt)
-            if voltages:
-                volts[n] = self.chains.read()  # type: ignore[union-attr]
+            if self.chains is not None:  # where the lines are: the drives just read
+                volts[n] = self.chains.read()
+                line, power = (v[0] for v in self._expected(lp.activations_from_voltages(
+                    self.model, self.written, self._split(volts[n:n + 1]))[-1]))
+            else:
+                line, power = lines[n], expected[n]
+            out[n] = self.band_powers(np.asarray(trace.frequency), trace.power_watt, line,
+                                      power)
             self.passes += 1
-        if not voltages:
-            return out
-        bounds = np.cumsum([0, *(layer.shape[0] for layer in self.model.layers)])
-        return out, [volts[:, a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        return (out, self._split(volts)) if voltages else out
 
     def classify(self, powers: np.ndarray) -> np.ndarray:
         """(B,) class per example from measured output powers (the model's readout)."""

@@ -179,9 +179,10 @@ def fit_control_sweeps(controls: np.ndarray, volts: np.ndarray, probe: np.ndarra
 
 def overlapping_outputs(model: LayeredNetwork) -> list[tuple[int, int, float, float]]:
     """Pairs of output neurons (i, j, overlap start, end in Hz) whose emission bands, from
-    threshold to the drive limit, overlap: one analyzer trace cannot tell them apart, so
-    the chip cannot separate those classes (with 5 % spread two neighbours of the digits
-    chip's output layer, 20 % apart by design, can land on one frequency)."""
+    threshold to the drive limit, overlap: where their lines meet, one analyzer trace
+    sees one line, which ``LayeredBench`` shares in the ratio its model expects (with 5 %
+    spread two neighbours of the digits chip's output layer, 20 % apart by design, can
+    land on one frequency)."""
     n = model.layers[-1].neurons
     lo = n.frequency
     hi = n.frequency + n.current_tuning * np.maximum(model.drive_limit - n.threshold_current,
@@ -196,7 +197,9 @@ def overlapping_outputs(model: LayeredNetwork) -> list[tuple[int, int, float, fl
 
 
 def _span(analyzer: SpectrumAnalyzer, start: float, stop: float) -> None:
-    """``analyzer`` over ``start``..``stop`` (Hz) at the emission traces' RBW."""
+    """``analyzer`` over ``start``..``stop`` (Hz) at the emission traces' RBW, RMS
+    detector (lines are integrated over the trace)."""
+    analyzer.detector("RMS")
     analyzer.start(start)
     analyzer.stop(stop)
     analyzer.rbw(RBW)

@@ -54,6 +54,17 @@ def test_sweep_points_outside_the_manual_range_are_refused_before_sending(points
         inst.sweep_points = points
 
 
+def test_detector() -> None:
+    with expected_protocol(FSV, [("DET RMS", None), ("DET?", "RMS")]) as inst:
+        inst.detector = "RMS"
+        assert inst.detector == "RMS"
+
+
+def test_an_unknown_detector_is_refused_before_sending() -> None:
+    with expected_protocol(FSV, []) as inst, pytest.raises(ValueError, match="QPE"):
+        inst.detector = "QPE"
+
+
 SINGLE_SWEEP = [("INIT:CONT 0", None), ("SWE:TIME?", "0.5"), ("SWE:COUN?", "0"),
                 ("INIT;*OPC?", "1")]
 

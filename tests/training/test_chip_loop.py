@@ -56,15 +56,18 @@ def test_measured_output_inverts_emitted_power_and_caps_silent_neurons() -> None
 def test_the_trace_gives_the_chips_own_classes(station: Station,
                                                twin: tuple[TwinData, float, TwinResult]
                                                ) -> None:
+    """Each neuron's line is looked for where the lab's model of the chip (its
+    calibration: resonances, thresholds, frequencies) puts it at the knobs and inputs."""
     data, scale, result = twin
     chip = station.bench.world.layered_chip("chip")
-    bench = LayeredBench.from_station(lambda n, _: station.roles[n], station.clock,
-                                      design_network((64, 16, 10)))
+    model = calibrated(design_network((64, 16, 10)), chip)
+    bench = LayeredBench.from_station(lambda n, _: station.roles[n], station.clock, model)
     bench.prepare()
     x = data.test_x[:120] * scale
     k = transfer_knobs(design_network((64, 16, 10)), chip, result.knobs)
     through_instruments = chip_judge(bench)(k, x)
     assert bench.passes == 120
+    assert station.roles["spectrum_analyzer"].detector() == "RMS"  # a line's integral
     np.testing.assert_array_equal(through_instruments,
                                   lp.predict(chip, lp.forward(chip, k, x)))
 
@@ -108,3 +111,37 @@ def test_an_unknown_estimator_is_refused(station: Station) -> None:
     with pytest.raises(ValueError, match="physics-aware, spsa"):
         train_on_chip(model, bench, data, initial_knobs(model, 0), estimator="guess",
                       power_scale=1e-7)
+
+
+def _bench_without_instruments(model) -> LayeredBench:
+    return LayeredBench(None, None, None, None, model)  # band_powers needs none
+
+
+def _trace(bench: LayeredBench, lines: np.ndarray, powers: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """A trace of lines (Hz, W at the chip) as the RMS detector reads them, 2 points/RBW."""
+    from labrf.physics.oscillator import line_in_rbw
+
+    f = np.arange(bench.span[0], bench.span[1], bench.rbw / 2)
+    return f, line_in_rbw(f, powers * bench.output_gain, lines, 300e3, bench.rbw)
+
+
+def test_the_readout_finds_lines_where_the_model_is_off_and_shares_a_merged_one() -> None:
+    model = design_network((4, 3, 3))
+    bench = _bench_without_instruments(model)
+    neurons = model.layers[-1].neurons
+    lines = neurons.frequency * 1.01
+    powers = np.array([20e-9, 5e-9, 12e-9])
+    f, w = _trace(bench, lines, powers)
+    # every line 1 % (several MHz) from where the model expects it: each still its own
+    read = bench.band_powers(f, w, neurons.frequency, powers)
+    np.testing.assert_allclose(read, powers, rtol=0.03)
+    # neurons 0 and 1 on one frequency: one line of the trace, shared as expected
+    lines[1] = lines[0] + 0.2 * bench.rbw
+    f, w = _trace(bench, lines, powers)
+    read = bench.band_powers(f, w, lines, np.array([3.0, 1.0, 1.0]) * 1e-9)
+    assert read[0] + read[1] == pytest.approx(powers[0] + powers[1], rel=0.03)
+    assert read[0] == pytest.approx(3 * read[1], rel=1e-9)
+    assert read[2] == pytest.approx(powers[2], rel=0.03)
+    # nothing on the trace: every neuron silent
+    assert np.all(bench.band_powers(f, np.zeros_like(w), lines, powers) == 0)
