@@ -3,13 +3,13 @@ one array to a knob bank, each example presented as the powers of one multitone
 source's tones, the output neurons read from one spectrum-analyzer trace.
 
 One *hardware forward pass* is one example: the tones' powers set, the settle time
-waited, one sweep read (and, on a bench with a chain voltmeter, every chain read). The
+waited, one sweep read (and, when asked for, every chain on the chain voltmeter). The
 analyzer's span covers every output neuron from its threshold to the drive limit, its
 detector is RMS (a peak detector reads each trace point's highest level: 20 % too much
 power for lines a few points wide). Each output neuron's line moves with its drive, so
 the trace is cut into bands per example, around the frequencies the model predicts for
-that example's drives (from the chains read in the same pass, else from the model's
-forward pass at the same knobs and inputs): edges halfway, on a log scale, between
+that example's drives (from the chains, when read in the same pass, else from the
+model's forward pass at the same knobs and inputs): edges halfway, on a log scale, between
 neighbouring lines. A neuron's emitted power is its band's channel power around its
 peak (the trace integrated, divided by the RBW filter's noise bandwidth and by the gain
 from the chip to the analyzer). Instrument names follow
@@ -248,13 +248,13 @@ class LayeredBench:
                              "('chains' in the station)")
         out = np.empty((len(x), self.model.sizes[-1]))
         volts = np.empty((len(x), sum(layer.shape[0] for layer in self.model.layers)))
-        if self.chains is None:  # where the lines are: the model's forward pass
+        if not voltages:  # where the lines are: the model's forward pass
             lines, expected = self._expected(lp.forward(self.model, self.written, x)[-1])
         for n, powers in enumerate(x):  # one example at a time: a pass is a sweep
             self.tones.set_powers(powers)
             self.clock.sleep(self.settle_time)
             trace = self.analyzer.sweep()
-            if self.chains is not None:  # where the lines are: the drives just read
+            if voltages:  # where the lines are: the drives just read
                 volts[n] = self.chains.read()
                 line, power = (v[0] for v in self._expected(lp.activations_from_voltages(
                     self.model, self.written, self._split(volts[n:n + 1]))[-1]))
