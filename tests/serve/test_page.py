@@ -71,6 +71,9 @@ def test_a_run_from_the_form_draws_its_points_live(url, browser) -> None:
                            timeout=60_000)
     page.wait_for_function("document.getElementById('live-text').dataset.status === "
                            "'completed'", timeout=120_000)
+    # the status comes by polling, the points by the stream: the last batch may follow
+    page.wait_for_function("+document.getElementById('plot').dataset.points === 3001",
+                           timeout=30_000)
     assert page.eval_on_selector("#plot", "c => +c.dataset.points") == 3001
     page.wait_for_function("document.querySelector('#history tbody').textContent"
                            ".includes('completed')", timeout=10_000)

@@ -76,8 +76,10 @@ def test_the_calibration_measures_the_chip_not_the_design(small: Station) -> Non
         assert np.sqrt(np.mean((guess - truth) ** 2)) > 2e6
         assert np.max(np.abs(measured - truth) / half_width) < 0.05
         th, f0 = cal.threshold[index], cal.frequency[index]
-        assert np.max(np.abs(th / c.neurons.threshold_current - 1)) < 0.005  # spread: 2 %
-        assert np.max(np.abs(f0 - c.neurons.frequency)) < 0.15e6
+        # spread: 2 %; read with the RMS detector the fit sits about 0.5 % low (0.25 % with
+        # the peak detector, whose bias grows as the line narrows above threshold)
+        assert np.max(np.abs(th / c.neurons.threshold_current - 1)) < 0.0075
+        assert np.max(np.abs(f0 - c.neurons.frequency)) < 0.2e6  # 0.15 MHz: peak detector
         assert np.std(d.neurons.threshold_current - c.neurons.threshold_current) > 20e-6
     # the gains: path transmission x sensitivity, relative to the design, to a few %
     truth_gain = chip.layers[0].coupling * chip.layers[0].synapses.antisymmetric / 20.0
