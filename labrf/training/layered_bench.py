@@ -7,13 +7,12 @@ waited, one sweep read (and, when asked for, every chain on the chain voltmeter)
 analyzer's span covers every output neuron from its threshold to the drive limit, its
 detector is RMS (a peak detector reads each trace point's highest level: 20 % too much
 power for lines a few points wide). Each output neuron's line moves with its drive, so
-the trace is cut into bands per example, around the frequencies the model predicts for
-that example's drives (from the chains, when read in the same pass, else from the
-model's forward pass at the same knobs and inputs): edges halfway, on a log scale, between
-neighbouring lines. A neuron's emitted power is its band's channel power around its
-peak (the trace integrated, divided by the RBW filter's noise bandwidth and by the gain
-from the chip to the analyzer). Instrument names follow
-``station_configs/sim_digits_chip.yaml``.
+the trace's lines are found and matched, one to one, to where the model puts each
+neuron for that example (from the chains, when read in the same pass, else from the
+model's forward pass at the same knobs and inputs). A neuron's emitted power is its
+line's channel power between the midpoints to its neighbours (the trace integrated,
+divided by the RBW filter's noise bandwidth and by the gain from the chip to the
+analyzer). Instrument names follow ``station_configs/sim_digits_chip.yaml``.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.optimize import linear_sum_assignment
 
 from labrf.errors import LabrfError
 from labrf.network import layered_pass as lp
@@ -77,8 +77,6 @@ def match_lines(expected: np.ndarray, found: np.ndarray, tolerance: np.ndarray
     """(C,) the line of ``found`` (Hz) each expected line (``expected``, Hz) is, -1 for
     none: one to one, nearest first in total (a common offset of the model is matched
     away), a line farther than its ``tolerance`` (C,) Hz left unmatched."""
-    from scipy.optimize import linear_sum_assignment
-
     c = expected.size
     tolerance = np.broadcast_to(np.asarray(tolerance, dtype=float), (c,))
     cost = np.abs(expected[:, None] - found[None, :])
@@ -88,7 +86,6 @@ def match_lines(expected: np.ndarray, found: np.ndarray, tolerance: np.ndarray
     out = np.full(c, -1)
     real = cols < found.size
     out[rows[real]] = cols[real]
-    out[np.abs(expected - found[np.maximum(out, 0)]) > tolerance] = -1
     return out
 
 
@@ -206,20 +203,20 @@ class LayeredBench:
         edges = np.concatenate([[frequency[0]], np.sqrt(found[:-1] * found[1:]),
                                 [frequency[-1] + spacing]])
         powers, _ = line_powers(frequency, watts, edges, self.rbw, floor)
-        line = match_lines(lines, found, np.maximum(TOLERANCE * self.rbw,
-                                                    RELATIVE_TOLERANCE * lines))
-        for j in np.flatnonzero(line < 0):
-            near = np.flatnonzero(line >= 0)
+        owner = match_lines(lines, found, np.maximum(TOLERANCE * self.rbw,
+                                                     RELATIVE_TOLERANCE * lines))
+        matched = owner >= 0
+        for j in np.flatnonzero(~matched):  # on a matched neuron's frequency: shares it
+            near = np.flatnonzero(matched)
             if near.size:
                 k = near[np.argmin(np.abs(lines[near] - lines[j]))]
                 if abs(lines[k] - lines[j]) < MERGE * self.rbw:
-                    line[j] = -2 - line[k]  # shares line[k]'s line
-        owner = np.where(line >= 0, line, -2 - line)
+                    owner[j] = owner[k]
         weight = np.maximum(np.asarray(expected, dtype=float), 0.0)
-        for peak in np.unique(owner[line != -1]):
-            sharing = np.flatnonzero((owner == peak) & (line != -1))
+        for peak in np.unique(owner[owner >= 0]):
+            sharing = np.flatnonzero(owner == peak)
             total = weight[sharing].sum()
-            share = weight[sharing] / total if total > 0 else (line[sharing] >= 0) * 1.0
+            share = weight[sharing] / total if total > 0 else matched[sharing] * 1.0
             out[sharing] = powers[peak] * share
         return out / self.output_gain
 
