@@ -9,8 +9,10 @@ calibrated models, the nine-junction chip as one instance), ``files`` (network f
 
 The nine-junction network of Ross et al. (Nat. Nanotechnol. 18, 1273 (2023)), which the
 simulated bench and chip-in-the-loop training of the network bench use today:
-``params`` (devices, wiring, knobs, nominal and varied networks), ``forward`` (forward
-pass, loss, gradients; equal to ``layered_pass`` on ``design.from_nine_junction``),
+``params`` (devices, wiring, knobs, nominal and varied networks), ``forward`` (its
+instance of the general model, through which the simulated chip and physics-aware
+training compute; and a pass batched over populations of knobs for offline search, equal
+to it),
 ``tasks`` (seeded two-input tasks), ``search`` (global search for starting knobs),
 ``train`` (projected Adam, offline and physics-aware training, accuracy).
 """

@@ -25,7 +25,15 @@ or those measured on a bench (physics-aware training, Wright et al., Nature 601,
 
 Knobs may carry leading axes (a population of K knob settings: control currents (K, 6),
 biases (K, 3)); activations then gain the same leading axes, (K, N, 3), and losses and
-gradients are per knob setting. Offline training uses this to train many starts at once.
+gradients are per knob setting. Offline search and training use this to train many starts
+at once.
+
+The network is one instance of the general model: ``instance`` is its 2-2-1
+``LayeredNetwork`` (``design.from_nine_junction``). The simulated chip evaluates itself
+through it (``instance_forward``) and chip-in-the-loop training takes its physics-aware
+backward pass through it (``gradient_through_instance``); the population pass of this
+module gives the same numbers (to 1e-12, tests/network) for the offline search, which
+evaluates thousands of knob settings at once.
 """
 
 from __future__ import annotations
@@ -37,6 +45,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from labrf.network import layered_pass
+from labrf.network.design import from_nine_junction
+from labrf.network.layered import LayeredNetwork
 from labrf.network.params import BIAS_LIMITS, Knobs, Network
 from labrf.physics import OscillatorParams, SpinDiodeParams
 from labrf.physics.oscillator import emitted_power, emitted_power_slope, frequency
@@ -182,12 +193,9 @@ def neuron_response(p: OscillatorParams, current: ArrayLike, field: float = 0.0
 # ------------------------------------------------------------------------ forward
 
 
-def forward(network: Network, knobs: Knobs, inputs: ArrayLike,
-            probe: tuple[float, float] | None = None) -> Activations:
+def forward(network: Network, knobs: Knobs, inputs: ArrayLike) -> Activations:
     """Forward pass for input powers ``inputs`` (N, 2), W, at the network's input
-    frequencies. ``probe`` (frequency in Hz, power in W) adds a tone at the combiner,
-    reaching the output chain beside the hidden neurons' emission (the bench's port for
-    calibrating the output synapses)."""
+    frequencies, for one knob setting or a population of them (leading axes)."""
     p_in = as_inputs(inputs)
     dev = _devices(network)
     c, b = knobs.control_currents, knobs.bias_currents
@@ -199,10 +207,6 @@ def forward(network: Network, knobs: Knobs, inputs: ArrayLike,
     p_h, f_h = neuron_response(dev.hidden_neurons, i_h, network.field)
     output = _tuned(dev.output_synapses, dev.output_lines, c[..., 4:], network.field)
     tones_f, tones_p = f_h, network.emission_gains * p_h
-    if probe is not None:
-        tones_f = np.concatenate([f_h, np.full(f_h.shape[:-1] + (1,), float(probe[0]))], -1)
-        tones_p = np.concatenate([tones_p, np.full(f_h.shape[:-1] + (1,), float(probe[1]))],
-                                 -1)
     v_o = _chains(_synapse_voltages(output, tones_f[..., None, :, :],
                                     tones_p[..., None, :, :]))
     d_o = b[..., None, 2:] + network.output_transconductance * v_o
@@ -210,6 +214,27 @@ def forward(network: Network, knobs: Knobs, inputs: ArrayLike,
     p_o, f_o = neuron_response(network.output_neuron, i_o, network.field)
     return Activations(*(np.concatenate(pair, axis=-1) for pair in (
         (v_h, v_o), (i_h, i_o), (p_h, p_o), (f_h, f_o), (d_h, d_o))))
+
+
+@lru_cache(maxsize=8)
+def instance(network: Network) -> LayeredNetwork:
+    """The network as the general model's 2-2-1 instance (``design.from_nine_junction``),
+    kept for the last few networks."""
+    return from_nine_junction(network)
+
+
+def instance_forward(network: Network, knobs: Knobs, inputs: ArrayLike,
+                     probe: tuple[float, float] | None = None) -> Activations:
+    """``forward`` for one knob setting, computed by the general model
+    (``layered_pass.forward`` on ``instance(network)``): how the simulated chip evaluates
+    itself. ``probe`` (frequency in Hz, power in W) adds a tone at the combiner, reaching
+    the output chain beside the hidden neurons' emission (the bench's port for
+    calibrating the output synapses)."""
+    layers = layered_pass.forward(instance(network), knobs.vector(), as_inputs(inputs),
+                                  probe=probe)
+    return Activations(*(np.concatenate([getattr(a, name) for a in layers], axis=-1)
+                         for name in ("voltages", "currents", "powers", "frequencies",
+                                      "drives")))
 
 
 def clamp(network: Network, drives: ArrayLike) -> np.ndarray:
@@ -413,6 +438,24 @@ def loss_and_gradient(network: Network, knobs: Knobs, inputs: ArrayLike, labels:
     sens = loss_sensitivity(network, activations, labels, objective)
     g = backward(network, knobs, inputs, activations, sens)
     return Gradient(loss(network, activations, labels, objective), g[..., :6], g[..., 6:])
+
+
+def gradient_through_instance(network: Network, knobs: Knobs, inputs: ArrayLike,
+                              labels: ArrayLike, chain_voltages: ArrayLike,
+                              objective: Objective = DEFAULT_OBJECTIVE) -> Gradient:
+    """``gradient_at_measured`` for one knob setting, computed by the general model on
+    ``instance(network)``: the loss and backward pass at the chain voltages (N, 3), V,
+    measured on a bench (physics-aware training on the nine-junction chip)."""
+    layered = instance(network)
+    v = np.asarray(chain_voltages, dtype=float)
+    x = knobs.vector()
+    acts = layered_pass.activations_from_voltages(layered, x, [v[:, :2], v[:, 2:]])
+    value, g = layered_pass.loss_and_gradient(
+        layered, x, as_inputs(inputs), np.asarray(labels, dtype=bool).astype(int), acts,
+        layered_pass.LayeredObjective(temperature=objective.temperature,
+                                      limit_weight=objective.limit_weight,
+                                      drive_limit=objective.drive_limit))
+    return Gradient(value, g[:6], g[6:])
 
 
 def gradient_at_measured(network: Network, knobs: Knobs, inputs: ArrayLike,

@@ -22,7 +22,7 @@ those measured on a chip (physics-aware training).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -65,6 +65,8 @@ class LayeredObjective:
     temperature: float = TEMPERATURE  #: T, A
     limit_weight: float = 1.0  #: weight of the drive-limit penalty (dimensionless)
     emit_weight: float = 1.0  #: weight of "the right neuron emits" (several outputs)
+    #: drives beyond this (A) are penalised; None: the network's drive limit
+    drive_limit: float | None = None
 
 
 DEFAULT_LAYERED_OBJECTIVE = LayeredObjective()
@@ -166,20 +168,33 @@ def _chain_voltages(layer: Layer, p: np.ndarray, h: np.ndarray) -> tuple[np.ndar
     return unsat * sat, unsat, sat
 
 
-def _forward_block(network: LayeredNetwork, plan: Plan, p_in: np.ndarray
-                   ) -> list[LayerActivations]:
+def _forward_block(network: LayeredNetwork, plan: Plan, p_in: np.ndarray,
+                   probe: tuple[float, float] | None = None) -> list[LayerActivations]:
     out: list[LayerActivations] = []
     p, f = p_in, None
+    last = len(network.layers) - 1
     for index, layer in enumerate(network.layers):
         if index == 0:
             h = plan.input_response
         else:
+            if probe is not None and index == last:
+                layer, p, f = _with_probe(layer, p, f, probe)
             h, _ = plan.responses[index].at(f)
         act = _drive_stage(network, layer, plan.biases[index],
                            _chain_voltages(layer, p, h)[0])
         p, f = act.powers, act.frequencies
         out.append(act)
     return out
+
+
+def _with_probe(layer: Layer, p: np.ndarray, f: np.ndarray, probe: tuple[float, float]
+                ) -> tuple[Layer, np.ndarray, np.ndarray]:
+    """The last layer, its tone powers (B, N + 1) and frequencies with the probe tone
+    (Hz, W) appended, reaching every chain with transmission 1."""
+    column = np.ones((p.shape[0], 1))
+    coupling = np.hstack([layer.coupling, np.ones((layer.coupling.shape[0], 1))])
+    return (replace(layer, coupling=coupling), np.hstack([p, float(probe[1]) * column]),
+            np.hstack([f, float(probe[0]) * column]))
 
 
 def _joined(blocks: list[list[LayerActivations]]) -> list[LayerActivations]:
@@ -192,11 +207,19 @@ def _joined(blocks: list[list[LayerActivations]]) -> list[LayerActivations]:
 
 
 def forward(network: LayeredNetwork, knobs: ArrayLike, inputs: ArrayLike,
-            plan: Plan | None = None) -> list[LayerActivations]:
-    """Activations of every layer for input powers ``inputs`` (B, N_0), W."""
+            plan: Plan | None = None, probe: tuple[float, float] | None = None
+            ) -> list[LayerActivations]:
+    """Activations of every layer for input powers ``inputs`` (B, N_0), W. ``probe``
+    (frequency in Hz, power in W): a tone injected at the last layer's combiner, beside
+    the previous layer's emission (a chip's port for calibrating its output synapses)."""
     p_in = as_batch(network, inputs)
     plan = plan or Plan(network, np.asarray(knobs, dtype=float))
-    return _joined([_forward_block(network, plan, p_in[a:a + BLOCK])
+    if probe is not None and (len(network.layers) < 2 or not isinstance(
+            plan.responses[-1], ExactResponse)):
+        raise NetworkError("a probe tone needs two layers or more and a last layer small "
+                           f"enough for the exact chain response (<= {EXACT_LIMIT} "
+                           "chains x synapses x tones)")
+    return _joined([_forward_block(network, plan, p_in[a:a + BLOCK], probe)
                     for a in range(0, max(len(p_in), 1), BLOCK)])
 
 
@@ -250,9 +273,10 @@ def check_labels(network: LayeredNetwork, labels: ArrayLike, count: int) -> np.n
 def _penalty(network: LayeredNetwork, activations: list[LayerActivations],
              objective: LayeredObjective) -> tuple[np.ndarray, list[np.ndarray]]:
     t = objective.temperature
+    limit = network.drive_limit if objective.drive_limit is None else objective.drive_limit
     total, grads = 0.0, []
     for act in activations:
-        excess = np.maximum(np.abs(act.drives) - network.drive_limit, 0.0) / t
+        excess = np.maximum(np.abs(act.drives) - limit, 0.0) / t
         total = total + objective.limit_weight * np.sum(excess**2, axis=1)
         grads.append(2.0 * objective.limit_weight * np.sign(act.drives) * excess / t)
     return total, grads

@@ -7,10 +7,11 @@ they read (``junction_reading``, ``spectrum``, ``coil_reading``, ``field_at_prob
 their own instrument time. All quantities are SI; all randomness comes from
 ``rng(component)``, a stable child stream of the world's seed per component name.
 
-A ``network`` device is the nine-junction chip of ``labrf.network``, evaluated by
-``labrf.network.forward`` (the one model of it): its knobs are the currents the DC sources
-drive through its control lines and neuron bias inputs, its inputs the RF sources wired to
-its ``input``, and its meters read chain voltages and neuron emission.
+A ``network`` device is the nine-junction chip of ``labrf.network``, evaluated by the
+general model as its 2-2-1 instance (``labrf.network.forward.instance_forward``): its
+knobs are the currents the DC sources drive through its control lines and neuron bias
+inputs, its inputs the RF sources wired to its ``input``, and its meters read chain
+voltages and neuron emission.
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ from labrf.network import (
     Activations,
     Knobs,
     Network,
-    forward,
     imbalanced_paths,
     layered_pass,
     predict,
     varied_network,
 )
 from labrf.network.design import perturbed
+from labrf.network.forward import instance_forward
 from labrf.network.layered import LayeredNetwork
 from labrf.physics import coil as coil_model
 from labrf.physics import junction as junction_model
@@ -171,7 +172,7 @@ class _NetworkState:
     forward pass, kept until a drive changes.
 
     Neurons need no breakdown model: each drive stage clamps its output current at
-    ``Network.drive_limit`` (inside ``labrf.network.forward``), which keeps them below
+    ``drive_limit`` (inside ``labrf.network.layered_pass``), which keeps them below
     breakdown whatever the knobs and inputs.
     """
 
@@ -563,7 +564,8 @@ class World:
         if state.probe is not None and state.probe in self._rf:
             tone = self._rf[state.probe]
             probe = (tone.frequency, tone.power)
-        activations = forward(replace(network, input_frequencies=f_in), knobs, inputs, probe)
+        activations = instance_forward(replace(network, input_frequencies=f_in), knobs,
+                                       inputs, probe)
         state.last, state.version = NetworkPass(knobs, f_in, inputs, activations), self._version
         return state.last
 

@@ -3,8 +3,9 @@ and the evaluation of the trained chip.
 
 Estimators (``ESTIMATORS``), each over minibatches of the training examples:
 
-- ``physics-aware``: forward pass on the chip, backward pass through the model at the
-  measured chain voltages (Wright et al., Nature 601, 549 (2022)): B passes per step.
+- ``physics-aware``: forward pass on the chip, backward pass through the model (the
+  general model's 2-2-1 instance) at the measured chain voltages (Wright et al., Nature
+  601, 549 (2022)): B passes per step.
 - ``spsa``: the loss measured on the chip at x + c D and x - c D, D a random +-1 vector
   (simultaneous perturbation): 2 B passes per step, model-free.
 - ``finite-difference``: central differences knob by knob: 18 B passes per step.
@@ -31,8 +32,8 @@ from labrf.network.forward import (
     Activations,
     Objective,
     activations_from_chain_voltages,
+    gradient_through_instance,
     loss,
-    loss_and_gradient,
     score,
 )
 from labrf.network.params import Knobs, Network
@@ -143,9 +144,9 @@ class ChipInTheLoop:
         """Loss, gradient (9,) in 1/A and margins at ``x`` by the chosen estimator."""
         s = self.settings
         if s.estimator == "physics-aware":
-            value, margins, act, measured = self.measure(x, inputs, labels)
-            g = loss_and_gradient(self.model, Knobs.from_vector(x), measured.inputs, labels,
-                                  act, s.objective)
+            value, margins, _, measured = self.measure(x, inputs, labels)
+            g = gradient_through_instance(self.model, Knobs.from_vector(x), measured.inputs,
+                                          labels, measured.chain_voltages, s.objective)
             return value, g.vector(), margins
         if s.estimator == "spsa":
             delta = rng.choice([-1.0, 1.0], size=9)

@@ -16,7 +16,7 @@ from labrf.network import (
     predict,
     score,
 )
-from labrf.network.forward import chain_voltage, tuned_synapse
+from labrf.network.forward import chain_voltage, instance_forward, tuned_synapse
 from labrf.physics.oscillator import emitted_power, frequency
 from labrf.physics.spin_diode import rectified_voltage
 
@@ -159,8 +159,20 @@ def test_a_probe_tone_reaches_the_output_chain_alone_when_the_neurons_are_silent
     controls = np.array([0, 0, 0, 0, 1e-3, -2e-3])
     k = knobs(controls, (0.0, 0.0, 0.0))
     for f in (280e6, 305e6, 330e6):
-        act = forward(NET, k, np.zeros((1, 2)), probe=(f, 1e-6))
+        act = instance_forward(NET, k, np.zeros((1, 2)), probe=(f, 1e-6))
         want = chain_voltage(NET.output_synapses, controls[4:], [f], [[1e-6]])
         np.testing.assert_allclose(act.chain_voltages[:, 2], want, rtol=1e-12)
         np.testing.assert_array_equal(act.chain_voltages[:, :2], 0.0)
     assert forward(NET, k, np.zeros((1, 2))).chain_voltages[0, 2] == 0.0
+
+
+def test_the_simulated_chips_pass_is_the_two_layer_pass_with_the_neurons_emitting():
+    """The simulated bench evaluates its chip by the general model's 2-2-1 instance; the
+    nine-junction pass (which also takes populations of knobs) gives the same numbers."""
+    k = knobs((2e-3, -1e-3, -2.5e-3, 1.5e-3, 1e-3, -2e-3), (5.2e-3, 5.4e-3, 4.8e-3))
+    sim, model = instance_forward(NET, k, INPUTS), forward(NET, k, INPUTS)
+    assert np.count_nonzero(sim.emitted_powers[:, :2]) > 20  # hidden neurons emit
+    for name in ("chain_voltages", "neuron_currents", "emitted_powers", "frequencies",
+                 "drives"):
+        np.testing.assert_allclose(getattr(sim, name), getattr(model, name), rtol=1e-12,
+                                   atol=1e-21, err_msg=name)

@@ -18,6 +18,7 @@ from labrf.network import (
     nominal_network,
     varied_network,
 )
+from labrf.network.forward import gradient_through_instance
 
 NET = nominal_network()
 RNG = np.random.default_rng(1)
@@ -103,3 +104,25 @@ def test_gradient_at_measured_activations():
                                rtol=1e-12)
     model = loss_and_gradient(NET, KNOBS, INPUTS, LABELS)
     assert not np.allclose(pat.vector(), model.vector(), rtol=1e-2)
+
+
+@pytest.mark.parametrize("objective", [Objective(), Objective(temperature=0.3e-3,
+                                                              drive_limit=4.5e-3,
+                                                              limit_weight=2.0)],
+                         ids=["default", "tight-limit"])
+def test_the_instance_gives_the_physics_aware_gradient_the_chip_training_uses(objective):
+    """Chip-in-the-loop training on the nine-junction bench takes its backward pass
+    through the general model's 2-2-1 instance: the same loss and gradient as the
+    nine-junction pass, at voltages measured on another chip (drives past the limit
+    included in the tight case)."""
+    bench = imbalanced_paths(varied_network(NET, np.random.default_rng(5), 0.03),
+                             np.random.default_rng(6), 0.5)
+    measured = forward(bench, KNOBS, INPUTS).chain_voltages
+    want = gradient_at_measured(NET, KNOBS, INPUTS, LABELS, measured, objective)
+    got = gradient_through_instance(NET, KNOBS, INPUTS, LABELS, measured, objective)
+    assert got.loss == pytest.approx(want.loss, rel=1e-12)
+    np.testing.assert_allclose(got.vector(), want.vector(), rtol=1e-10,
+                               atol=1e-12 * np.abs(want.vector()).max())
+    if objective.drive_limit < NET.drive_limit:
+        drives = activations_from_chain_voltages(NET, KNOBS, measured).drives
+        assert np.abs(drives).max() > objective.drive_limit  # the penalty is at work

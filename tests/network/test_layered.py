@@ -177,3 +177,12 @@ def test_a_plan_lent_by_the_previous_one_is_the_plan_made_afresh() -> None:
         np.testing.assert_array_equal(a.powers, b.powers)
     k[0] = 0.0  # the caller's array changes: the plan holds its own copy
     assert lp.Plan(net, k, first).responses[0] is not first.responses[0]
+
+
+def test_a_probe_tone_needs_a_layer_before_the_last_and_the_exact_response():
+    one = design_network((4, 3))
+    with pytest.raises(NetworkError, match="probe tone needs two layers"):
+        lp.forward(one, initial_knobs(one), np.zeros((1, 4)), probe=(300e6, 1e-6))
+    big = design_network((8, 64, 80))  # 80 x 64 x 64 tones: the interpolated grid
+    with pytest.raises(NetworkError, match="exact chain response"):
+        lp.forward(big, initial_knobs(big), np.zeros((1, 8)), probe=(300e6, 1e-6))
