@@ -94,6 +94,7 @@ _NETWORK = {
     "detection_power": ("W", 1e-15, 1e-3),
     "drive_limit": ("A", 1e-4, 0.1),
     "line_resistance": ("ohm", 1e-3, 1e6),
+    "line_rating": ("A", 1e-4, 1.0),
     "bias_resistance": ("ohm", 1e-3, 1e6),
     "monitor_coupling": ("dB", -100.0, 0.0),
     "path_imbalance": ("dB", 0.0, 10.0),
@@ -167,6 +168,8 @@ class NetworkConfig:
     name: str
     network: Network
     line_resistance: float = 20.0  #: ohm, each synapse's control field line
+    #: A, a field line's current rating: a line driven beyond it burns open
+    line_rating: float = 20e-3
     bias_resistance: float = 100.0  #: ohm, each neuron drive stage's bias input
     monitor_coupling: float = -20.0  #: dB, combiner to its monitor port
     #: dB, spread (one sigma) of the RF paths' transmissions, drawn per path from the
@@ -484,7 +487,7 @@ def _network(r: _Reader, name: str, dev: dict[str, Any], key: str) -> NetworkCon
             params[junction] = r.overrides(values, f"{key}.{group}.{junction}", spec,
                                            params[junction])
     values = {k: r.quantity(dev[k], f"{key}.{k}", *_NETWORK[k]) for k in _NETWORK if k in dev}
-    wiring = {k: values.pop(k) for k in ("line_resistance", "bias_resistance",
+    wiring = {k: values.pop(k) for k in ("line_resistance", "line_rating", "bias_resistance",
                                          "monitor_coupling", "path_imbalance") if k in values}
     if "rf_gain" in values:
         values["rf_gain"] = float(db_to_ratio(values["rf_gain"]))

@@ -182,6 +182,7 @@ class _NetworkState:
         self.network = network
         self.rf_sources = rf_sources
         self.probe = probe  #: the RF source on the combiner's probe port, if any
+        self.burned: set[str] = set()  #: field lines driven beyond their rating: open
         self.version = -1
         self.last: NetworkPass | None = None
 
@@ -298,6 +299,15 @@ class World:
                                        dev.path_imbalance)
         probes = [inst for inst, ports in self.wiring.items()
                   if f"{dev.name}.probe" in ports.values()]
+        for k, syn in zip(SYNAPSE_NAMES, network.synapses, strict=True):
+            lowest = syn.resonance - abs(syn.current_tuning) * dev.line_rating
+            if lowest <= 0:
+                raise SimulationError(
+                    f"labrf.simulation.devices.{dev.name}.line_rating: "
+                    f"{dev.line_rating * 1e3:g} mA through {k}'s field line would move "
+                    f"its resonance to {lowest / 1e6:.1f} MHz; "
+                    f"a rating below {syn.resonance / abs(syn.current_tuning) * 1e3:.1f} mA "
+                    "keeps it above 0 Hz")
         return _NetworkState(dev, replace(network, field=0.0), sources,
                              probes[0] if probes else None)
 
@@ -382,6 +392,8 @@ class World:
         self._version += 1
         self.drives.append(Drive(t, instrument, "dc", bool(on), mode, float(level),
                                  abs(float(compliance))))
+        for state in self.networks.values():
+            self._check_field_lines(state, t)
         self._check_breakdown(t)
 
     def drive_tones(self, instrument: str, t: float, frequencies: np.ndarray,
@@ -486,6 +498,21 @@ class World:
                                        f"{v_peak:.3f} V across it exceeds its breakdown "
                                        f"voltage {j.config.junction.breakdown_voltage:g} V"))
 
+    def _check_field_lines(self, state: _NetworkState, t: float) -> None:
+        """A network's field lines driven beyond ``line_rating`` burn open (checked as a
+        DC source changes what it drives; switches do not route network terminals)."""
+        name, rating = state.config.name, state.config.line_rating
+        for k in SYNAPSE_NAMES:
+            if k in state.burned:
+                continue
+            current = self._dc_through(f"{name}.{k}", state.config.line_resistance)[0]
+            if abs(current) > rating:
+                state.burned.add(k)
+                self._version += 1
+                self.events.append((t, f"field line {k} of network '{name}' burned open: "
+                                       f"{current * 1e3:.3g} mA through it exceeds its "
+                                       f"rating {rating * 1e3:g} mA"))
+
     # ------------------------------------------------------------------ meters
 
     def junction_reading(self, instrument: str, t: float) -> DcReading:
@@ -540,7 +567,7 @@ class World:
     def _terminal_resistance(state: _NetworkState, terminal: str) -> float:
         """Resistance (ohm) a DC source sees at a control line or neuron bias input."""
         if NETWORK_TERMINALS[terminal] == "control_line":
-            return state.config.line_resistance
+            return OPEN_RESISTANCE if terminal in state.burned else state.config.line_resistance
         return state.config.bias_resistance
 
     def _evaluate(self, state: _NetworkState) -> NetworkPass:
@@ -549,7 +576,7 @@ class World:
         if state.last is not None and state.version == self._version:
             return state.last
         name, network = state.config.name, state.network
-        controls = [self._dc_through(f"{name}.{k}", state.config.line_resistance)[0]
+        controls = [self._dc_through(f"{name}.{k}", self._terminal_resistance(state, k))[0]
                     for k in SYNAPSE_NAMES]
         biases = [self._dc_through(f"{name}.{j}", state.config.bias_resistance)[0]
                   for j in NEURON_NAMES]
@@ -841,6 +868,8 @@ class World:
             "detection_power": float(net.detection_power),
             "drive_limit": float(net.drive_limit),
             "line_resistance": float(state.config.line_resistance),
+            "line_rating": float(state.config.line_rating),
+            "burned_lines": sorted(state.burned),
             "bias_resistance": float(state.config.bias_resistance),
             "rf_sources": list(state.rf_sources),
             "knobs": {"control_currents": row(now.knobs.control_currents, SYNAPSE_NAMES),

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from labrf.errors import ConfigError, SafeStateError
+from labrf.errors import ConfigError, SafeStateError, SimulationError
 from labrf.network import Knobs, Network, forward, nominal_network, predict
 from labrf.network.forward import instance_forward
 from labrf.physics import oscillator as osc_model
@@ -361,3 +361,50 @@ def test_a_control_line_in_compliance_limits_its_current() -> None:
     assert reading.voltage == pytest.approx(0.5)  # into the 100 ohm bias input
     assert world.network_pass("chip").knobs.bias_currents[0] == pytest.approx(5e-3)
     bench.close()
+
+
+def _line_bench(rating: str | None = None) -> Any:
+    chip: dict[str, Any] = {"kind": "network"}
+    if rating is not None:
+        chip["line_rating"] = rating
+    return make_bench(
+        {"cs": {"model": "keithley6221", "address": "GPIB0::12::INSTR", "output": "chip.A1"},
+         "cs2": {"model": "keithley6221", "address": "GPIB0::14::INSTR",
+                 "output": "chip.A2"},
+         "volt": {"model": "keithley2182a", "address": "GPIB0::7::INSTR",
+                  "input": "chip.A"}},
+        devices={"chip": chip}, noise=False)
+
+
+def test_a_field_line_driven_past_its_rating_burns_open_and_the_chip_still_reads() -> None:
+    """Past the roles (a driver used directly), 30 mA through a 20 mA field line burns it
+    open, as the simulated devices break: the event is logged, the line carries no current
+    after, the other lines still tune, and the chip still evaluates (before the rating, the
+    linear tuning would have moved A1's resonance below 0 Hz)."""
+    bench = _line_bench()
+    world, cs = bench.world, bench.emulators["cs"]
+    write(cs, "SOUR:CURR:COMP 100;:SOUR:CURR 19e-3;:OUTP ON")
+    assert world.network_pass("chip").knobs.control_currents[0] == pytest.approx(19e-3)
+    assert world.describe()["devices"]["chip"]["burned_lines"] == []
+    write(cs, "SOUR:CURR -30e-3")
+    assert world.describe()["devices"]["chip"]["burned_lines"] == ["A1"]
+    assert any("field line A1 of network 'chip' burned open: -30 mA" in e
+               for _, e in world.events)
+    reading = world.junction_reading("cs", world.clock.now())
+    assert reading.in_compliance and abs(reading.current) < 1e-9  # an open line
+    write(bench.emulators["cs2"], "SOUR:CURR:COMP 100;:SOUR:CURR 2e-3;:OUTP ON")
+    now = world.network_pass("chip")
+    assert abs(now.knobs.control_currents[0]) < 1e-9
+    assert now.knobs.control_currents[1] == pytest.approx(2e-3)
+    assert np.isfinite(world.junction_reading("volt", world.clock.now()).voltage)
+    write(cs, "SOUR:CURR 0")
+    assert world.describe()["devices"]["chip"]["burned_lines"] == ["A1"]  # stays open
+    bench.close()
+
+
+def test_a_line_rating_that_would_tune_a_resonance_to_zero_is_refused() -> None:
+    with pytest.raises(SimulationError, match=r"simulation\.devices\.chip\.line_rating: "
+                                              r"100 mA through "
+                                              r"A1's field line .* a rating below "
+                                              r"\d+\.\d mA"):
+        _line_bench("100 mA")
