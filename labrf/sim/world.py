@@ -392,8 +392,7 @@ class World:
         self._version += 1
         self.drives.append(Drive(t, instrument, "dc", bool(on), mode, float(level),
                                  abs(float(compliance))))
-        for state in self.networks.values():
-            self._check_field_lines(state, t)
+        self._check_field_line(instrument, t)
         self._check_breakdown(t)
 
     def drive_tones(self, instrument: str, t: float, frequencies: np.ndarray,
@@ -498,20 +497,24 @@ class World:
                                        f"{v_peak:.3f} V across it exceeds its breakdown "
                                        f"voltage {j.config.junction.breakdown_voltage:g} V"))
 
-    def _check_field_lines(self, state: _NetworkState, t: float) -> None:
-        """A network's field lines driven beyond ``line_rating`` burn open (checked as a
-        DC source changes what it drives; switches do not route network terminals)."""
-        name, rating = state.config.name, state.config.line_rating
-        for k in SYNAPSE_NAMES:
-            if k in state.burned:
-                continue
-            current = self._dc_through(f"{name}.{k}", state.config.line_resistance)[0]
-            if abs(current) > rating:
-                state.burned.add(k)
-                self._version += 1
-                self.events.append((t, f"field line {k} of network '{name}' burned open: "
-                                       f"{current * 1e3:.3g} mA through it exceeds its "
-                                       f"rating {rating * 1e3:g} mA"))
+    def _check_field_line(self, instrument: str, t: float) -> None:
+        """The network field line DC source ``instrument`` drives, if any, burns open when
+        driven beyond ``line_rating`` (switches do not route network terminals)."""
+        wired = self._terminal_of(instrument)
+        if wired is None or NETWORK_TERMINALS[wired[1]] != "control_line":
+            return
+        name, terminal = wired
+        state = self.networks[name]
+        rating = state.config.line_rating
+        if terminal in state.burned:
+            return
+        current = self._dc_through(f"{name}.{terminal}", state.config.line_resistance)[0]
+        if abs(current) > rating:
+            state.burned.add(terminal)
+            self._version += 1
+            self.events.append((t, f"field line {terminal} of network '{name}' burned open: "
+                                   f"{current * 1e3:.3g} mA through it exceeds its rating "
+                                   f"{rating * 1e3:g} mA"))
 
     # ------------------------------------------------------------------ meters
 
