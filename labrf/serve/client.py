@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import urllib.error
 import urllib.request
 from typing import Any, TextIO
 
+from labrf.clock import Clock, WallClock
 from labrf.errors import LabrfError, UsageError
 from labrf.serve.security import TOKEN_ENV
 
@@ -20,13 +20,16 @@ FOLLOW_S = 0.5  #: s between two looks at a followed run
 
 class ServerClient:
     """The API of the server at ``url`` (``http://host:port``), with ``token`` if set
-    (default: the ``LABRF_SERVE_TOKEN`` environment variable)."""
+    (default: the ``LABRF_SERVE_TOKEN`` environment variable); ``clock`` paces the
+    following of a run (the wall clock: the server runs on its own)."""
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0,
+                 clock: Clock | None = None) -> None:
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"--server {url!r}: give the server's address, e.g. "
                              "http://127.0.0.1:8765")
         self.url, self.timeout = url.rstrip("/"), timeout
+        self.clock = clock if clock is not None else WallClock()
         self.token = token if token is not None else os.environ.get(TOKEN_ENV)
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
@@ -79,7 +82,7 @@ class ServerClient:
                     if out is not None:
                         out.write("\n")
                     return state
-                time.sleep(FOLLOW_S)
+                self.clock.sleep(FOLLOW_S)
             except KeyboardInterrupt:
                 if aborting:
                     raise

@@ -505,13 +505,12 @@ class World:
             return
         name, terminal = wired
         state = self.networks[name]
-        rating = state.config.line_rating
         if terminal in state.burned:
             return
+        rating = state.config.line_rating
         current = self._dc_through(f"{name}.{terminal}", state.config.line_resistance)[0]
-        if abs(current) > rating:
+        if abs(current) > rating:  # drive_dc has bumped the version: no pass is kept
             state.burned.add(terminal)
-            self._version += 1
             self.events.append((t, f"field line {terminal} of network '{name}' burned open: "
                                    f"{current * 1e3:.3g} mA through it exceeds its rating "
                                    f"{rating * 1e3:g} mA"))
