@@ -9,10 +9,10 @@ calibrated models, the nine-junction chip as one instance), ``files`` (network f
 
 The nine-junction network of Ross et al. (Nat. Nanotechnol. 18, 1273 (2023)), which the
 simulated bench and chip-in-the-loop training of the network bench use today:
-``params`` (devices, wiring, knobs, nominal and varied networks), ``forward`` (its
-instance of the general model, through which the simulated chip and physics-aware
-training compute; and a pass batched over populations of knobs for offline search, equal
-to it),
+``params`` (devices, wiring, knobs, nominal and varied networks), ``forward`` (the
+chip as one instance of the general model, under its own names: forward pass, loss and
+gradients, for one knob setting or a population; ``population`` evaluates populations of
+any network at once),
 ``tasks`` (seeded two-input tasks), ``search`` (global search for starting knobs),
 ``train`` (projected Adam, offline and physics-aware training, accuracy).
 """
@@ -23,13 +23,10 @@ from labrf.network.forward import (
     Gradient,
     Objective,
     activations_from_chain_voltages,
-    activations_from_neuron_currents,
-    backward,
     forward,
     gradient_at_measured,
     loss,
     loss_and_gradient,
-    loss_sensitivity,
     onset_current,
     predict,
     score,
@@ -53,8 +50,8 @@ __all__ = [
     "BIAS_LIMITS", "CONTROL_LIMITS", "DEFAULT_OBJECTIVE", "NEURON_NAMES", "SYNAPSE_NAMES",
     "TASKS", "Activations", "Gradient", "Knobs", "Network", "Objective", "Task",
     "TrainResult", "accuracy", "activations_from_chain_voltages",
-    "activations_from_neuron_currents", "backward", "circles",
+    "circles",
     "forward", "gradient_at_measured", "imbalanced_paths", "loss", "loss_and_gradient",
-    "loss_sensitivity", "make_task", "nominal_network", "onset_current", "predict", "score",
+    "make_task", "nominal_network", "onset_current", "predict", "score",
     "search_knobs", "train", "train_task", "two_moons", "varied_network", "xor_quadrants",
 ]

@@ -122,7 +122,7 @@ def _response(network: LayeredNetwork, index: int, lines: Lines
     return GridResponse(lines, lo - pad, hi + pad)
 
 
-def _drive_stage(network: LayeredNetwork, layer: Layer, bias: np.ndarray,
+def drive_stage(network: LayeredNetwork, layer: Layer, bias: np.ndarray,
                  voltages: np.ndarray) -> LayerActivations:
     """A layer's neurons driven by chain ``voltages`` (B, M): drive b + g_m V, clamped at
     the drive limit; emitted power and frequency from ``labrf.physics.oscillator``."""
@@ -180,7 +180,7 @@ def _forward_block(network: LayeredNetwork, plan: Plan, p_in: np.ndarray,
             if probe is not None and index == last:
                 layer, p, f = _with_probe(layer, p, f, probe)
             h, _ = plan.responses[index].at(f)
-        act = _drive_stage(network, layer, plan.biases[index],
+        act = drive_stage(network, layer, plan.biases[index],
                            _chain_voltages(layer, p, h)[0])
         p, f = act.powers, act.frequencies
         out.append(act)
@@ -228,7 +228,7 @@ def activations_from_voltages(network: LayeredNetwork, knobs: ArrayLike,
     """Activations implied by chain voltages per layer (B, M_l), e.g. measured on a chip:
     drives b + g_m V, clamped currents, emission from the oscillator model."""
     _, biases = network.split(np.asarray(knobs, dtype=float))
-    return [_drive_stage(network, layer, b, np.asarray(v, dtype=float))
+    return [drive_stage(network, layer, b, np.asarray(v, dtype=float))
             for layer, b, v in zip(network.layers, biases, voltages, strict=True)]
 
 
@@ -282,10 +282,11 @@ def _penalty(network: LayeredNetwork, activations: list[LayerActivations],
     return total, grads
 
 
-def loss_terms(network: LayeredNetwork, activations: list[LayerActivations],
-               labels: ArrayLike, objective: LayeredObjective = DEFAULT_LAYERED_OBJECTIVE
-               ) -> tuple[float, list[np.ndarray]]:
-    """Mean loss and its derivative with respect to each layer's drives (B, M_l), 1/A."""
+def example_losses(network: LayeredNetwork, activations: list[LayerActivations],
+                   labels: ArrayLike, objective: LayeredObjective = DEFAULT_LAYERED_OBJECTIVE
+                   ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Loss of each example (B,) and its derivative with respect to each layer's drives
+    (B, M_l), 1/A (not divided by B)."""
     b = activations[-1].drives.shape[0]
     y = check_labels(network, labels, b)
     t = objective.temperature
@@ -308,7 +309,16 @@ def loss_terms(network: LayeredNetwork, activations: list[LayerActivations],
     last = activations[-1]
     passes = (np.abs(last.drives) < network.drive_limit).astype(float)
     grads[-1] = grads[-1] + dz / t * passes
-    return float(np.mean(per + penalty)), [g / b for g in grads]
+    return per + penalty, grads
+
+
+def loss_terms(network: LayeredNetwork, activations: list[LayerActivations],
+               labels: ArrayLike, objective: LayeredObjective = DEFAULT_LAYERED_OBJECTIVE
+               ) -> tuple[float, list[np.ndarray]]:
+    """Mean loss and its derivative with respect to each layer's drives (B, M_l), 1/A."""
+    per, grads = example_losses(network, activations, labels, objective)
+    b = per.shape[0]
+    return float(np.mean(per)), [g / b for g in grads]
 
 
 # ------------------------------------------------------------------ backward

@@ -29,8 +29,9 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike
 
-from labrf.network.forward import forward, neuron_response, onset_current
+from labrf.network.forward import hidden_chain_voltages, onset_current
 from labrf.network.params import BIAS_LIMITS, CONTROL_LIMITS, Knobs, Network
+from labrf.physics.oscillator import emitted_power, frequency
 from labrf.physics.spin_diode import rectified_voltage, resonance_frequency
 
 #: Default search: weight directions, drive spreads (A), largest drive (A), output lattice.
@@ -51,10 +52,9 @@ def weight_table(network: Network, chain: int, steps: int = 81
     g = np.linspace(*CONTROL_LIMITS, steps)
     c1, c2 = np.meshgrid(g, g, indexing="ij")
     pairs = np.stack([c1.ravel(), c2.ravel()], axis=1)
-    controls = np.zeros((len(pairs), 6))
+    controls = np.zeros((len(pairs), 4))
     controls[:, 2 * chain:2 * chain + 2] = pairs
-    probe = _UNIT_POWER * np.eye(2)
-    v = forward(network, Knobs(controls, np.zeros((len(pairs), 3))), probe).chain_voltages
+    v = hidden_chain_voltages(network, controls, _UNIT_POWER * np.eye(2))
     weights = v[:, :, chain] / _UNIT_POWER
     return pairs, weights
 
@@ -74,9 +74,9 @@ def hidden_candidates(network: Network, chain: int, inputs: np.ndarray,
     targets = np.array(targets)
     nearest = np.argmin(((weights[None] - targets[:, None]) ** 2).sum(axis=-1), axis=1)
     controls = pairs[nearest]
-    full = np.zeros((len(controls), 6))
+    full = np.zeros((len(controls), 4))
     full[:, 2 * chain:2 * chain + 2] = controls
-    v = forward(network, Knobs(full, np.zeros((len(controls), 3))), inputs).chain_voltages
+    v = hidden_chain_voltages(network, full, inputs)
     drive = network.hidden_transconductance * v[..., chain]
     bias = np.clip(top - drive.max(axis=1), *BIAS_LIMITS)
     return controls, bias, bias[:, None] + drive
@@ -86,7 +86,8 @@ def _contributions(network: Network, neuron: int, currents: np.ndarray, grid: np
                    ) -> np.ndarray:
     """(2, G, C, N) output-synapse voltages (with polarity) from hidden neuron ``neuron``
     alone, for output control currents ``grid`` (G,) A and drives ``currents`` (C, N) A."""
-    power, freq = neuron_response(network.hidden_neurons[neuron], currents, network.field)
+    osc = network.hidden_neurons[neuron]
+    power, freq = emitted_power(osc, currents), frequency(osc, currents, network.field)
     out = []
     for k, p in enumerate(network.output_synapses):
         f_r = resonance_frequency(p, network.field, grid)

@@ -8,7 +8,7 @@ their own instrument time. All quantities are SI; all randomness comes from
 ``rng(component)``, a stable child stream of the world's seed per component name.
 
 A ``network`` device is the nine-junction chip of ``labrf.network``, evaluated by the
-general model as its 2-2-1 instance (``labrf.network.forward.instance_forward``): its
+general model as its 2-2-1 instance (``labrf.network.forward``): its
 knobs are the currents the DC sources drive through its control lines and neuron bias
 inputs, its inputs the RF sources wired to its ``input``, and its meters read chain
 voltages and neuron emission.
@@ -38,7 +38,7 @@ from labrf.network import (
     varied_network,
 )
 from labrf.network.design import perturbed
-from labrf.network.forward import instance_forward
+from labrf.network.forward import forward as network_forward
 from labrf.network.layered import LayeredNetwork
 from labrf.physics import coil as coil_model
 from labrf.physics import junction as junction_model
@@ -593,8 +593,8 @@ class World:
         if state.probe is not None and state.probe in self._rf:
             tone = self._rf[state.probe]
             probe = (tone.frequency, tone.power)
-        activations = instance_forward(replace(network, input_frequencies=f_in), knobs,
-                                       inputs, probe)
+        activations = network_forward(replace(network, input_frequencies=f_in), knobs,
+                                      inputs, probe)
         state.last, state.version = NetworkPass(knobs, f_in, inputs, activations), self._version
         return state.last
 

@@ -32,7 +32,7 @@ from labrf.network.forward import (
     Activations,
     Objective,
     activations_from_chain_voltages,
-    gradient_through_instance,
+    gradient_at_measured,
     loss,
     score,
 )
@@ -145,8 +145,8 @@ class ChipInTheLoop:
         s = self.settings
         if s.estimator == "physics-aware":
             value, margins, _, measured = self.measure(x, inputs, labels)
-            g = gradient_through_instance(self.model, Knobs.from_vector(x), measured.inputs,
-                                          labels, measured.chain_voltages, s.objective)
+            g = gradient_at_measured(self.model, Knobs.from_vector(x), measured.inputs,
+                                     labels, measured.chain_voltages, s.objective)
             return value, g.vector(), margins
         if s.estimator == "spsa":
             delta = rng.choice([-1.0, 1.0], size=9)

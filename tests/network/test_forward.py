@@ -1,6 +1,5 @@
 """Forward pass: shapes and the device physics of physics.md, wired as in instruments.md."""
 
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -9,22 +8,38 @@ import pytest
 from labrf.network import (
     Knobs,
     activations_from_chain_voltages,
-    activations_from_neuron_currents,
     forward,
     nominal_network,
     onset_current,
     predict,
     score,
 )
-from labrf.network.forward import chain_voltage, instance_forward, tuned_synapse
+from labrf.physics import SpinDiodeParams
 from labrf.physics.oscillator import emitted_power, frequency
-from labrf.physics.spin_diode import rectified_voltage
+from labrf.physics.spin_diode import rectified_voltage, resonance_frequency
 
 NET = nominal_network()
-#: The nominal network without its drive-stage clamp, to check the bare formulas.
-FREE = replace(NET, drive_limit=math.inf)
+#: The nominal network with its drive-stage clamp far beyond any drive here (1 A), to
+#: check the bare formulas.
+FREE = replace(NET, drive_limit=1.0)
 RNG = np.random.default_rng(0)
 INPUTS = RNG.uniform(0, 3e-6, size=(50, 2))
+
+
+def tuned_synapse(p: SpinDiodeParams, control_current: float) -> SpinDiodeParams:
+    """Reference: synapse ``p`` with its field line carrying ``control_current`` (A)."""
+    return replace(p, resonance=float(resonance_frequency(p, 0.0, control_current)))
+
+
+def chain_voltage(synapses, controls, freqs, powers):
+    """Reference: (N,) voltage of a chain, V, straight from ``labrf.physics``: every tone
+    (``freqs`` Hz, ``powers`` (N, tones) W) on every synapse, polarity (-1)^k, saturation
+    by the total power."""
+    p = np.asarray(powers, dtype=float)
+    total = p.sum(axis=-1, keepdims=True)
+    return sum((-1) ** k * rectified_voltage(tuned_synapse(s, c), freqs, p,
+                                             total_power=total).sum(axis=-1)
+               for k, (s, c) in enumerate(zip(synapses, controls, strict=True)))
 
 
 def knobs(controls=(0, 0, 0, 0, 0, 0), biases=(5e-3, 5e-3, 4e-3)):
@@ -137,11 +152,10 @@ def test_class_is_emission_and_score_is_its_drive_margin():
 def test_activations_from_measured_chain_voltages_reproduce_the_forward_pass():
     k = knobs(RNG.uniform(-3e-3, 3e-3, 6))
     act = forward(FREE, k, INPUTS)
-    for again in (activations_from_chain_voltages(FREE, k, act.chain_voltages),
-                  activations_from_neuron_currents(FREE, k, act.neuron_currents)):
-        for name in ("chain_voltages", "neuron_currents", "emitted_powers", "frequencies"):
-            np.testing.assert_allclose(getattr(again, name), getattr(act, name), rtol=1e-9,
-                                       atol=1e-15)
+    again = activations_from_chain_voltages(FREE, k, act.chain_voltages)
+    for name in ("chain_voltages", "neuron_currents", "emitted_powers", "frequencies"):
+        np.testing.assert_allclose(getattr(again, name), getattr(act, name), rtol=1e-9,
+                                   atol=1e-15)
 
 
 def test_drive_stages_clamp_every_neuron_at_the_drive_limit():
@@ -159,20 +173,28 @@ def test_a_probe_tone_reaches_the_output_chain_alone_when_the_neurons_are_silent
     controls = np.array([0, 0, 0, 0, 1e-3, -2e-3])
     k = knobs(controls, (0.0, 0.0, 0.0))
     for f in (280e6, 305e6, 330e6):
-        act = instance_forward(NET, k, np.zeros((1, 2)), probe=(f, 1e-6))
+        act = forward(NET, k, np.zeros((1, 2)), probe=(f, 1e-6))
         want = chain_voltage(NET.output_synapses, controls[4:], [f], [[1e-6]])
         np.testing.assert_allclose(act.chain_voltages[:, 2], want, rtol=1e-12)
         np.testing.assert_array_equal(act.chain_voltages[:, :2], 0.0)
     assert forward(NET, k, np.zeros((1, 2))).chain_voltages[0, 2] == 0.0
 
 
-def test_the_simulated_chips_pass_is_the_two_layer_pass_with_the_neurons_emitting():
-    """The simulated bench evaluates its chip by the general model's 2-2-1 instance; the
-    nine-junction pass (which also takes populations of knobs) gives the same numbers."""
+def test_a_population_of_settings_is_each_settings_own_pass_with_the_neurons_emitting():
+    """Offline search and training evaluate populations of knob settings at once (as
+    copies of the chip side by side, in stacks): each setting's activations are those of
+    its own pass, across the stacks' boundary (40 settings, 32 to a stack)."""
     k = knobs((2e-3, -1e-3, -2.5e-3, 1.5e-3, 1e-3, -2e-3), (5.2e-3, 5.4e-3, 4.8e-3))
-    sim, model = instance_forward(NET, k, INPUTS), forward(NET, k, INPUTS)
-    assert np.count_nonzero(sim.emitted_powers[:, :2]) > 20  # hidden neurons emit
-    for name in ("chain_voltages", "neuron_currents", "emitted_powers", "frequencies",
-                 "drives"):
-        np.testing.assert_allclose(getattr(sim, name), getattr(model, name), rtol=1e-12,
-                                   atol=1e-21, err_msg=name)
+    pop = Knobs(k.control_currents + RNG.uniform(-1e-3, 1e-3, (40, 6)),
+                k.bias_currents + RNG.uniform(-0.3e-3, 0.3e-3, (40, 3)))
+    acts = forward(NET, pop, INPUTS)
+    assert acts.chain_voltages.shape == (40, 50, 3)
+    for i in (0, 31, 32, 39):
+        one = forward(NET, pop[i], INPUTS)
+        assert np.count_nonzero(one.emitted_powers[:, :2]) > 20  # hidden neurons emit
+        for name in ("chain_voltages", "neuron_currents", "emitted_powers", "frequencies",
+                     "drives"):
+            np.testing.assert_allclose(getattr(acts, name)[i], getattr(one, name),
+                                       rtol=1e-12, atol=1e-21, err_msg=name)
+    with pytest.raises(ValueError, match="one knob setting"):
+        forward(NET, pop, INPUTS, probe=(300e6, 1e-6))

@@ -18,7 +18,6 @@ import yaml
 
 from labrf.errors import ConfigError, SafeStateError, SimulationError
 from labrf.network import Knobs, Network, forward, nominal_network, predict
-from labrf.network.forward import instance_forward
 from labrf.physics import oscillator as osc_model
 from labrf.sim.config import NetworkConfig, load_simulation, simulation_from_station
 from labrf.sim.models.keithley_2182a import NOISE_1PLC
@@ -170,8 +169,7 @@ def test_the_probe_port_reaches_the_output_chain_only(station: LabStation) -> No
     try:
         for f in (295e6, 305e6, 315e6):
             probe.frequency(f)
-            want = instance_forward(chip, knobs, np.zeros((1, 2)),
-                                    probe=(f, 1e-6)).chain_voltages[0]
+            want = forward(chip, knobs, np.zeros((1, 2)), probe=(f, 1e-6)).chain_voltages[0]
             got = [station.roles[c].voltage() for c in CHAINS]
             assert abs(want[2]) > 1e-6 and want[0] == want[1] == 0.0
             np.testing.assert_allclose(got, want, atol=5 * NOISE_1PLC)
@@ -208,9 +206,9 @@ def test_a_reading_reuses_the_forward_pass_until_a_drive_changes(
 
     def counting(*args: Any) -> Any:
         calls.append(1)
-        return instance_forward(*args)
+        return forward(*args)
 
-    monkeypatch.setattr(world_module, "instance_forward", counting)
+    monkeypatch.setattr(world_module, "network_forward", counting)
     apply(station, *SETTINGS[1])
     calls.clear()
     for name in CHAINS:
