@@ -1,7 +1,8 @@
 """The page of ``labrf serve`` in a real browser (headless Debian chromium, driven by
 Playwright) against a real server process: a spin-diode run submitted from the form, its
-points arriving in the live plot, and a long run aborted from the page with the bench
-read back safe. ``LABRF_SCREENSHOT=FILE`` also saves the page during the long run."""
+points arriving in the live plot, an emission run's spectrum map and a training's
+learning curves drawn live, and a long run aborted from the page with the bench read
+back safe. ``LABRF_SCREENSHOT=FILE`` also saves the page during the long run."""
 
 from __future__ import annotations
 
@@ -109,4 +110,57 @@ def test_a_long_run_aborted_from_the_page_leaves_the_bench_safe(url, browser) ->
     bench = page.inner_text('[data-station="sim_bench"] td.bench')
     assert "rf_source (RF source): output off" in bench
     assert re.search(r"current_source \(current source\): output off", bench), bench
+    page.close()
+
+
+_PLOT_BOX = """c => { const d = c.getContext('2d').getImageData(80, 24, c.width - 110,
+    c.height - 70).data; const hues = new Set(); let blue = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i + 3] === 0) continue;
+      hues.add(d[i] >> 4 << 8 | d[i + 1] >> 4 << 4 | d[i + 2] >> 4);
+      if (d[i + 2] > d[i] + 60) blue++;
+    }
+    return [hues.size, blue]; }"""
+
+
+def _run_from_the_form(page, procedure: str, station: str, values: dict[str, str]) -> None:
+    page.select_option("#procedure", procedure)
+    page.select_option("#station", station)
+    for name, value in values.items():
+        page.fill(f'#parameters [name="{name}"]', value)
+    page.click("#submit")
+    page.wait_for_function("document.getElementById('live-title').textContent.includes("
+                           f"'{procedure} on {station}')", timeout=30_000)
+    page.wait_for_function("document.getElementById('live-text').dataset.status === "
+                           "'completed'", timeout=180_000)
+
+
+def test_an_emission_run_draws_its_spectrum_map_and_a_training_its_learning_curves(
+        url, browser) -> None:
+    """The live plot follows each procedure's own view: an emission run fills the
+    spectrum map one bias step (one row) at a time; a chip-in-the-loop training draws
+    loss and accuracies per epoch."""
+    page = browser.new_page(viewport={"width": 1300, "height": 1100})
+    page.goto(url + "/")
+    _stations_ready(page)
+    _run_from_the_form(page, "emission", "sim_bench",
+                       {"bias_points": "11", "spectrum_points": "201", "settle_time": "0.01"})
+    page.wait_for_function("JSON.parse(document.getElementById('plot').dataset.drawn)"
+                           ".spectrum_power === 11", timeout=30_000)
+    assert page.eval_on_selector("#plot", "c => c.dataset.kind") == "map"
+    hues, _ = page.eval_on_selector("#plot", _PLOT_BOX)
+    assert hues > 20, f"the map shows levels as colours, saw {hues}"
+
+    _run_from_the_form(page, "chip-in-the-loop", "sim_network",
+                       {"epochs": "3", "train_examples": "40", "validation_examples": "20",
+                        "map_points": "6"})
+    page.wait_for_function("JSON.parse(document.getElementById('plot').dataset.drawn)"
+                           ".validation_accuracy === 4", timeout=30_000)
+    assert page.eval_on_selector("#plot", "c => c.dataset.kind") == "line"
+    drawn = page.eval_on_selector("#plot", "c => JSON.parse(c.dataset.drawn)")
+    # epoch 0 is the start: accuracies measured, no training loss yet
+    assert drawn == {"loss": 3, "train_accuracy": 3, "test_accuracy": 0,
+                     "validation_accuracy": 4}, drawn
+    _, blue = page.eval_on_selector("#plot", _PLOT_BOX)
+    assert blue > 100, "the loss curve (blue) is drawn"
     page.close()

@@ -243,6 +243,9 @@ function draw(live) {
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   canvas.dataset.points = live.points.length;
   const spec = live.proc?.live_plot || {};
+  // what is drawn, for people reading the page's state and for its browser tests
+  canvas.dataset.kind = spec.kind || "";
+  canvas.dataset.drawn = "{}";
   const cols = live.proc?.columns || {};
   const box = {x: 80, y: 24, w: canvas.width - 110, h: canvas.height - 70};
   let rows = live.points;
@@ -264,24 +267,27 @@ function draw(live) {
       });
     });
     axes(ctx, box, xr, yr, label(spec.x), label(spec.y));
+    canvas.dataset.drawn = JSON.stringify({[spec.z]: lines.length});
     return;
   }
   const ys = spec.y || [];
   const xr = range(rows.map(r => r[spec.x]));
   const yr = range(ys.flatMap(y => rows.map(r => r[y])));
   axes(ctx, box, xr, yr, label(spec.x), ys.length === 1 ? label(ys[0]) : {text: ys.join(", "), unit: ""});
+  const drawn = {};
   ys.forEach((y, k) => {
     ctx.strokeStyle = PALETTE[k % PALETTE.length]; ctx.lineWidth = 1.5; ctx.beginPath();
-    let started = false;
+    drawn[y] = 0;
     for (const r of rows) {
       if (r[y] == null || r[spec.x] == null) continue;
       const px = box.x + box.w * (r[spec.x] - xr[0]) / (xr[1] - xr[0]);
       const py = box.y + box.h - box.h * (r[y] - yr[0]) / (yr[1] - yr[0]);
-      if (started) ctx.lineTo(px, py); else { ctx.moveTo(px, py); started = true; }
+      if (drawn[y]++) ctx.lineTo(px, py); else ctx.moveTo(px, py);
     }
     ctx.stroke();
     if (ys.length > 1) { ctx.fillStyle = ctx.strokeStyle; ctx.fillText(y, box.x + 8, box.y + 16 + 14 * k); }
   });
+  canvas.dataset.drawn = JSON.stringify(drawn);
 }
 
 // ------------------------------------------------------------------ refresh
