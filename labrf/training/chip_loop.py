@@ -25,21 +25,23 @@ import numpy as np
 
 from labrf.network import layered_pass as lp
 from labrf.network.layered import LayeredNetwork
-from labrf.network.train import KNOB_SCALE
 from labrf.physics.oscillator import onset_current
 from labrf.training.datasets import TwinData
 from labrf.training.layered_bench import LayeredBench
 from labrf.training.twin import (
     BATCH,
+    LOOP_ESTIMATORS,
     TWIN_LEARNING_RATE,
     AdamState,
     Epoch,
     TwinResult,
     adam_epochs,
+    loop_estimator,
+    loop_estimators,
     single_threaded_blas,
 )
 
-CHIP_ESTIMATORS = ("physics-aware", "spsa")
+CHIP_ESTIMATORS = LOOP_ESTIMATORS
 
 
 def at_measured_output(model: LayeredNetwork, output: lp.LayerActivations,
@@ -81,14 +83,14 @@ def train_on_chip(model: LayeredNetwork, bench: LayeredBench, data: TwinData,
     module); ``spsa_step`` in KNOB_SCALE units. Each epoch's accuracies are measured on
     the chip; ``Epoch.passes`` counts training passes (in training sets). ``resume`` and
     ``on_state`` as for ``adam_epochs``."""
-    lower, upper = (b / KNOB_SCALE for b in model.knob_bounds())
 
-    def measured(k: np.ndarray, inputs: np.ndarray, chains: bool = False
-                 ) -> tuple[list[lp.LayerActivations], lp.Plan]:
-        """Every layer's activations at knobs ``k``: the chains read too if ``chains``."""
+    def chip_pass(k: np.ndarray, inputs: np.ndarray, gradient: bool
+                  ) -> tuple[list[lp.LayerActivations], lp.Plan]:
+        """Every layer's activations at knobs ``k``; the chains read too for a gradient's
+        operating point, on a bench with a chain voltmeter."""
         bench.write(k)
         plan = lp.Plan(model, k)
-        if chains:
+        if gradient and bench.chains is not None:
             powers, volts = bench.forward(inputs, voltages=True)
             acts = lp.activations_from_voltages(model, k, volts)
         else:
@@ -96,26 +98,9 @@ def train_on_chip(model: LayeredNetwork, bench: LayeredBench, data: TwinData,
             acts = lp.forward(model, k, inputs, plan)
         return [*acts[:-1], at_measured_output(model, acts[-1], powers)], plan
 
-    def physics_aware(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
-                      _: np.random.Generator) -> tuple[float, np.ndarray, int]:
-        k = x * KNOB_SCALE
-        acts, plan = measured(k, inputs, chains=bench.chains is not None)
-        value, grad = lp.loss_and_gradient(model, k, inputs, labels, acts, objective, plan)
-        return value, grad * KNOB_SCALE, len(labels)
-
-    def spsa(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
-             rng: np.random.Generator) -> tuple[float, np.ndarray, int]:
-        delta = rng.choice([-1.0, 1.0], size=x.shape)
-        plus, minus = (lp.loss_terms(model, measured(
-            np.clip(x + sign * spsa_step * delta, lower, upper) * KNOB_SCALE, inputs)[0],
-            labels, objective)[0] for sign in (1.0, -1.0))
-        return 0.5 * (plus + minus), (plus - minus) / (2 * spsa_step) * delta, 2 * len(labels)
-
-    estimators = {"physics-aware": physics_aware, "spsa": spsa}
-    if estimator not in estimators:
-        raise ValueError(f"estimator must be one of {', '.join(CHIP_ESTIMATORS)}, got "
-                         f"{estimator!r}")
-    return adam_epochs(model, chip_judge(bench), data, knobs, estimators[estimator],
+    step = loop_estimator(loop_estimators(model, chip_pass, spsa_step=spsa_step,
+                                          objective=objective), estimator)
+    return adam_epochs(model, chip_judge(bench), data, knobs, step,
                        epochs=epochs, batch=batch, lr=lr, seed=seed,
                        power_scale=power_scale, on_epoch=on_epoch, resume=resume,
                        on_state=on_state)

@@ -3,8 +3,10 @@ minibatch projected Adam, knobs in units of ``KNOB_SCALE`` (1 mA).
 
 ``train_twin`` returns the trained knobs and a per-epoch history (loss, train and test
 accuracy, seconds); ``train_in_the_loop`` trains against a chip (physics-aware or SPSA)
-by the same loop; ``dense_baseline`` trains an ordinary MLP of the same sizes by the same
-optimizer, as the reference a physical network is compared with.
+by the same loop, with the estimators of ``loop_estimators``, which training through a
+bench's instruments (``chip_loop``) shares; ``dense_baseline`` trains an ordinary MLP of
+the same sizes by the same optimizer, as the reference a physical network is compared
+with.
 """
 
 from __future__ import annotations
@@ -258,6 +260,49 @@ def dense_baseline(data: TwinData, hidden: tuple[int, ...], *, epochs: int = 40,
     return history
 
 
+#: A chip's pass at knobs (A) on inputs (B, N_0) W, as the model sees it: every layer's
+#: activations and the plan they were computed with (or None). The flag says what the
+#: pass is for: True, the operating point of a physics-aware gradient; False, a loss
+#: (SPSA), where only what the loss reads matters.
+ChipPass = Callable[[np.ndarray, np.ndarray, bool],
+                    tuple[list[lp.LayerActivations], lp.Plan | None]]
+#: The estimators a chip in the loop offers.
+LOOP_ESTIMATORS = ("physics-aware", "spsa")
+
+
+def loop_estimators(model: LayeredNetwork, chip_pass: ChipPass, *, spsa_step: float,
+                    objective: lp.LayeredObjective) -> dict[str, Estimator]:
+    """The estimators of training with a chip in the loop, each chip pass by
+    ``chip_pass``. ``physics-aware``: the loss at the chip's activations and the backward
+    pass through ``model`` at them (one pass per example); ``spsa``: the chip's loss at
+    x +- c Delta, c = ``spsa_step`` in KNOB_SCALE units (two passes per example)."""
+    lower, upper = (b / KNOB_SCALE for b in model.knob_bounds())
+
+    def physics_aware(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
+                      _: np.random.Generator) -> tuple[float, np.ndarray, int]:
+        k = x * KNOB_SCALE
+        acts, plan = chip_pass(k, inputs, True)
+        value, grad = lp.loss_and_gradient(model, k, inputs, labels, acts, objective, plan)
+        return value, grad * KNOB_SCALE, len(labels)
+
+    def spsa(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
+             rng: np.random.Generator) -> tuple[float, np.ndarray, int]:
+        delta = rng.choice([-1.0, 1.0], size=x.shape)
+        plus, minus = (lp.loss_terms(model, chip_pass(
+            np.clip(x + sign * spsa_step * delta, lower, upper) * KNOB_SCALE, inputs,
+            False)[0], labels, objective)[0] for sign in (1.0, -1.0))
+        return 0.5 * (plus + minus), (plus - minus) / (2 * spsa_step) * delta, 2 * len(labels)
+
+    return {"physics-aware": physics_aware, "spsa": spsa}
+
+
+def loop_estimator(estimators: dict[str, Estimator], name: str) -> Estimator:
+    """``estimators[name]``; ValueError naming the valid ones otherwise."""
+    if name not in estimators:
+        raise ValueError(f"estimator must be one of {', '.join(estimators)}, got {name!r}")
+    return estimators[name]
+
+
 @single_threaded_blas
 def train_in_the_loop(model: LayeredNetwork, chip: LayeredNetwork, data: TwinData,
                       knobs: np.ndarray, *, estimator: str = "physics-aware",
@@ -266,31 +311,19 @@ def train_in_the_loop(model: LayeredNetwork, chip: LayeredNetwork, data: TwinDat
                       objective: lp.LayeredObjective = lp.DEFAULT_LAYERED_OBJECTIVE,
                       on_epoch: Callable[[Epoch], None] | None = None) -> TwinResult:
     """Train ``knobs`` with ``chip`` (a network standing for the hardware: spread, path
-    imbalance) doing every forward pass. ``physics-aware``: the chip's chain voltages, the
-    backward pass through ``model`` at them (one chip pass per example); ``spsa``: two chip
-    passes per example per step at x +- c Delta, c = ``spsa_step`` (in KNOB_SCALE units).
+    imbalance) doing every forward pass (``loop_estimators``): physics-aware at the
+    chip's chain voltages, or SPSA on the loss of the chip's own activations.
     Accuracies are the chip's."""
-    lower, upper = (b / KNOB_SCALE for b in model.knob_bounds())
 
-    def physics_aware(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
-                      _: np.random.Generator) -> tuple[float, np.ndarray, int]:
-        k = x * KNOB_SCALE
+    def chip_pass(k: np.ndarray, inputs: np.ndarray, gradient: bool
+                  ) -> tuple[list[lp.LayerActivations], lp.Plan | None]:
         measured = lp.forward(chip, k, inputs)
-        acts = lp.activations_from_voltages(model, k, [m.voltages for m in measured])
-        value, grad = lp.loss_and_gradient(model, k, inputs, labels, acts, objective)
-        return value, grad * KNOB_SCALE, len(labels)
+        if not gradient:
+            return measured, None
+        return lp.activations_from_voltages(model, k, [m.voltages for m in measured]), None
 
-    def spsa(x: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
-             rng: np.random.Generator) -> tuple[float, np.ndarray, int]:
-        delta = rng.choice([-1.0, 1.0], size=x.shape)
-        plus, minus = (lp.loss_terms(model, lp.forward(
-            chip, np.clip(x + sign * spsa_step * delta, lower, upper) * KNOB_SCALE, inputs),
-            labels, objective)[0] for sign in (1.0, -1.0))
-        return 0.5 * (plus + minus), (plus - minus) / (2 * spsa_step) * delta, 2 * len(labels)
-
-    estimators: dict[str, Estimator] = {"physics-aware": physics_aware, "spsa": spsa}
-    if estimator not in estimators:
-        raise ValueError(f"estimator must be physics-aware or spsa, got {estimator!r}")
-    return adam_epochs(model, chip, data, knobs, estimators[estimator], epochs=epochs,
-                        batch=batch, lr=lr, seed=seed, power_scale=power_scale,
-                        on_epoch=on_epoch)
+    step = loop_estimator(loop_estimators(model, chip_pass, spsa_step=spsa_step,
+                                          objective=objective), estimator)
+    return adam_epochs(model, chip, data, knobs, step, epochs=epochs,
+                       batch=batch, lr=lr, seed=seed, power_scale=power_scale,
+                       on_epoch=on_epoch)
