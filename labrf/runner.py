@@ -313,23 +313,47 @@ def prerequisites(cls: type[LabProcedure], station: LabStation, db: str | Path,
     return found
 
 
+#: What a person may type for a yes/no parameter.
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
 def parse_value(parameter: Any, text: str) -> Any:
     """A value typed by a person (command line, campaign file) in the procedure
-    parameter's unit ("200 MHz" -> 2e8)."""
+    parameter's unit ("200 MHz" -> 2e8, "1 PLC" -> 1.0); ValueError saying what was
+    expected otherwise (a misspelt yes/no is refused, never read as no)."""
     from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter
 
     units = getattr(parameter, "units", None) or ""
+    text = text.strip()
     if isinstance(parameter, BooleanParameter):
-        return text.lower() in ("1", "true", "yes", "on")
+        word = text.lower()
+        if word in TRUE_WORDS or word in FALSE_WORDS:
+            return word in TRUE_WORDS
+        raise ValueError(f"not a yes/no value: use one of {', '.join(TRUE_WORDS)} or "
+                         f"{', '.join(FALSE_WORDS)}")
     if isinstance(parameter, IntegerParameter):
-        return int(text)
+        try:
+            return int(_without_unit(text, units))
+        except ValueError:
+            raise ValueError("not a whole number") from None
     if isinstance(parameter, FloatParameter):
         if units in ("dBm", "dB"):
             return to_si(text.replace("dBm", "dB") if units == "dBm" else text, "dB") \
                 if not _is_number(text) else float(text)
         if units in ("", "PLC"):
-            return float(text)
+            plain = _without_unit(text, units)
+            if not _is_number(plain):
+                raise ValueError("not a number" + (f" of {units}" if units else ""))
+            return float(plain)
         return to_si(text if not _is_number(text) else float(text), units)
+    return text
+
+
+def _without_unit(text: str, units: str) -> str:
+    """``text`` without a trailing ``units`` ("1 PLC" -> "1")."""
+    if units and text.endswith(units):
+        return text[:-len(units)].strip()
     return text
 
 

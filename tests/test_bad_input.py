@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from labrf.cli import main
+from labrf.runner import parse_value, procedures
 
 ROOT = Path(__file__).resolve().parents[1]
 SIM_BENCH = ROOT / "station_configs" / "sim_bench.yaml"
@@ -84,6 +85,34 @@ def test_a_refused_value_names_the_parameter_and_its_range(tmp_path, capsys) -> 
     err = capsys.readouterr().err
     assert "points = 3 is refused" in err and "valid: 6 to 100001" in err
     assert not (tmp_path / "t.db").exists()  # refused before the database or the bench
+
+
+@pytest.mark.parametrize(("option", "text", "words"), [
+    ("--resume", "ture", "--resume 'ture': not a yes/no value: use one of 1, true, yes, on "
+     "or 0, false, no, off"),
+    ("--nplc", "fast", "--nplc 'fast': not a number of PLC"),
+    ("--points", "eleven", "--points 'eleven': not a whole number"),
+])
+def test_a_value_that_is_not_one_is_refused_not_guessed(tmp_path, capsys, option, text,
+                                                         words) -> None:
+    """A misspelt yes/no was read as "no" (a --resume typo started training afresh)."""
+    procedure = "chip-in-the-loop" if option == "--resume" else "spin-diode"
+    station = SIM_BENCH.with_name("sim_network.yaml") if option == "--resume" else SIM_BENCH
+    code = main(["run", procedure, "--station", str(station), "--db",
+                 str(tmp_path / "t.db"), option, text])
+    assert code == 2
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / "t.db").exists()  # refused before the database or the bench
+
+
+def test_a_value_may_carry_its_unit() -> None:
+    spin = procedures()["spin-diode"]().parameter_objects()
+    training = procedures()["chip-in-the-loop"]().parameter_objects()
+    assert parse_value(spin["nplc"], "0.5 PLC") == 0.5
+    assert parse_value(spin["points"], " 11 ") == 11
+    assert parse_value(spin["f_start"], "200 MHz") == 200e6
+    assert [parse_value(training["resume"], w) for w in ("Yes", "on", "0", "False")] == [
+        True, True, False, False]
 
 
 def test_nan_in_a_station_file_names_the_key(tmp_path) -> None:

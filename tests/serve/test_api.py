@@ -51,6 +51,8 @@ def test_procedures_describe_their_parameters_for_a_form(client) -> None:
       "parameters": {"power": "-20 parsec"}}, "power", "power = '-20 parsec'"),
     ({"procedure": "spin-diode", "station": "sim_bench", "parameters": {"f_start": "nan"}},
      "f_start", "finite"),
+    ({"procedure": "chip-in-the-loop", "station": "sim_network",
+      "parameters": {"resume": "ture"}}, "resume", "resume = 'ture': not a yes/no value"),
     ({"procedure": "spin-diode", "station": "sim_bench", "parameters": [51]},
      "parameters", "must be an object"),
     ({"procedure": "spin-diode", "station": "sim_bench", "points": 51}, "points",
