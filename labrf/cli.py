@@ -403,6 +403,36 @@ def _finite(text: str) -> float:
     return value
 
 
+def _at_least_one(text: str) -> int:
+    """A whole number >= 1 (for argparse types: epochs, batch sizes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 1 or more")
+    return value
+
+
+def _positive(text: str) -> float:
+    """A finite number > 0 (for argparse types: learning rates)."""
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be > 0")
+    return value
+
+
+def _port(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535 (for argparse types)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: a port is 0 (any free one) to 65535")
+    return value
+
+
 def _layer_sizes(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(part) for part in text.split("-") if part.strip())
@@ -475,9 +505,11 @@ def _add_twin(sub: Any) -> None:
     train.add_argument("--hidden", type=_layer_sizes,
                        help="hidden layer sizes, e.g. 128 or 64-32 (default: drone 128, "
                             "digits 32, two-input tasks 2)")
-    train.add_argument("--epochs", type=int, default=40, help="(default: %(default)s)")
-    train.add_argument("--batch", type=int, default=64, help="(default: %(default)s)")
-    train.add_argument("--lr", type=_finite, default=0.05,
+    train.add_argument("--epochs", type=_at_least_one, default=40,
+                       help="(default: %(default)s)")
+    train.add_argument("--batch", type=_at_least_one, default=64,
+                       help="examples per step (default: %(default)s)")
+    train.add_argument("--lr", type=_positive, default=0.05,
                        help="Adam step, mA (default: %(default)s)")
     train.add_argument("--encoding", choices=ENCODINGS,
                        help="data value to feature: power (itself) or amplitude (its square "
@@ -515,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("station_file")
     serve.add_argument("--scale", type=float, default=1.0,
                        help="instrument seconds per wall second (default: %(default)s)")
-    serve.add_argument("--port", type=int, default=0,
+    serve.add_argument("--port", type=_port, default=0,
                        help="first port (consecutive per instrument); default: any free")
     serve.set_defaults(func=_cmd_serve)
     run_p = sub.add_parser("run", help="run a procedure on a station; its parameters are "
@@ -554,7 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_runs.add_argument("--host", default="127.0.0.1",
                             help="address to bind (default: %(default)s; any other than "
                                  "loopback needs a token)")
-    serve_runs.add_argument("--port", type=int, default=8765,
+    serve_runs.add_argument("--port", type=_port, default=8765,
                             help="port (default: %(default)s; 0: any free)")
     serve_runs.add_argument("--token", help="token every API call must carry (default: "
                                             "$LABRF_SERVE_TOKEN)")

@@ -5,6 +5,7 @@ no simulation section, the terminations of each model's binding."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from pathlib import Path
 
@@ -47,3 +48,28 @@ def test_a_wrong_termination_in_the_station_file_fails_naming_the_instrument(
     failed = [line for line in check.stdout.splitlines() if "FAILED" in line]
     assert len(failed) == 1 and failed[0].startswith("nanovoltmeter"), check.stdout
     assert "no reply to *IDN?" in failed[0] and "read LF, write LF" in failed[0]
+
+
+def test_ports_beyond_the_range_or_taken_are_refused_naming_the_instrument(tmp_path: Path
+                                                                           ) -> None:
+    """``labrf sim serve --port P`` serves instrument i on P + i: past 65535 (or on a port
+    in use) it names the instrument and the port, without a traceback; ``labrf serve``
+    refuses a port out of range before starting."""
+    station = Path(__file__).resolve().parents[1] / "station_configs" / "sim_bench.yaml"
+    done = subprocess.run(labrf("sim", "serve", str(station), "--port", "65533"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "cannot serve instrument" in done.stderr and ":65536" in done.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(labrf("sim", "serve", str(station), "--port", str(port)),
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"on 127.0.0.1:{port}" in done.stderr and "in use" in done.stderr
+    done = subprocess.run(labrf("serve", "--station", str(station), "--port", "99999",
+                                "--db", str(tmp_path / "lab.db")),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "'99999': a port is 0 (any free one) to 65535" in done.stderr

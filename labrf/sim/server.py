@@ -17,6 +17,7 @@ import socket
 import threading
 from dataclasses import dataclass
 
+from labrf.errors import SimulationError
 from labrf.sim.bench import Bench
 from labrf.sim.emulator import Emulator
 from labrf.wire import TERMINATIONS, Framer, MessageTooLong
@@ -56,7 +57,16 @@ class BenchServer:
         for name in bench.emulators:
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind((HOST, (ports or {}).get(name, 0)))
+            port = (ports or {}).get(name, 0)
+            try:
+                listener.bind((HOST, port))
+            except (OSError, OverflowError) as exc:
+                listener.close()
+                for opened in self._listeners:
+                    opened.close()
+                raise SimulationError(f"cannot serve instrument {name!r} on {HOST}:{port}: "
+                                      f"{exc} (ports 1 to 65535 that are free, or 0 for any "
+                                      "free one)") from None
             listener.listen()
             listener.settimeout(0.2)
             self._listeners.append(listener)

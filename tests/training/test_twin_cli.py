@@ -99,6 +99,11 @@ def test_a_network_of_the_wrong_width_for_the_task(tmp_path, capsys):
     (["--hidden", "12-x"], "whole numbers joined by '-'"),
     (["--spread", "inf"], "'inf' is not a finite number"),
     (["--path-imbalance", "nan"], "'nan' is not a finite number"),
+    (["--epochs", "-3"], "--epochs: '-3': must be 1 or more"),  # was a traceback
+    (["--epochs", "0"], "--epochs: '0': must be 1 or more"),  # was accuracy null
+    (["--epochs", "2.5"], "'2.5' is not a whole number"),
+    (["--batch", "0"], "--batch: '0': must be 1 or more"),
+    (["--lr", "-0.1"], "--lr: '-0.1': must be > 0"),
 ])
 def test_bad_options_are_usage_errors(tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as stop:
