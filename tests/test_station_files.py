@@ -255,6 +255,18 @@ def test_an_unreadable_file_is_refused(tmp_path: Path) -> None:
     assert err.value.file == str(tmp_path) and "cannot read" in str(err.value)
 
 
+def test_a_binary_file_is_refused_naming_the_byte(tmp_path: Path) -> None:
+    """A station path pointing at a binary file (a saved dataset, an image) was a
+    UnicodeDecodeError traceback in every command reading station, campaign or study
+    files."""
+    path = tmp_path / "lab.db.yaml"
+    path.write_bytes(b"SQLite format 3\x00\x10\x00\x01\x01\xff\xfe")
+    with pytest.raises(ConfigError) as err:
+        read_station(path)
+    assert err.value.file == str(path)
+    assert "not a YAML text file (UTF-8): byte 20 is b'\\xff'" in str(err.value)
+
+
 def _rf_source_2(**extra: Any) -> dict[str, Any]:
     return {"type": "labrf.roles.RFSource", "address": "GPIB0::5::INSTR",
             "init": {"driver": "labrf.drivers.anritsu.AnritsuMG3692C", **extra}}

@@ -535,10 +535,13 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     the file on any YAML problem."""
     path = station_path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read the station file: {exc.strerror}", file=str(path)) \
             from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not a YAML text file (UTF-8): byte {exc.start} is "
+                          f"{exc.object[exc.start:exc.start + 1]!r}", file=str(path)) from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
