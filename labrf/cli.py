@@ -390,7 +390,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     fit = json.loads(ds.metadata.get("labrf_fit", "{}"))
     path = Path(args.output) if args.output else \
         Path(ds.path_to_db).parent / "plots" / f"run_{ds.run_id}_{proc.name}.png"
-    written = proc.plot(run_columns(ds), fit if "error" not in fit else {}, path)
+    if path.is_dir():
+        path = path / f"run_{ds.run_id}_{proc.name}.png"
+    try:
+        written = proc.plot(run_columns(ds), fit if "error" not in fit else {}, path)
+    except OSError as exc:
+        raise LabrfError(f"cannot write {path}: {exc.strerror or exc}; give --output a "
+                         "path in a folder you can write") from None
     print(written if written is not None else f"{proc.name} has no plot")
     return 0
 

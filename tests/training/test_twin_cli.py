@@ -141,3 +141,17 @@ def test_a_stop_signal_aborts_training_with_its_exit_code(tmp_path):
     assert summary["status"] == "aborted" and "SIGTERM" in summary["error"]
     (info,) = list_runs(db)
     assert info.status == "aborted" and 1 <= info.points < 500
+
+
+@pytest.mark.parametrize("where", ["folder", "unwritable"])
+def test_a_network_file_that_cannot_be_written_is_refused_before_training(tmp_path, capsys,
+                                                                          where):
+    """The network file was written after the last epoch: a bad --out lost the trained
+    knobs (after 40 epochs of the drone twin)."""
+    out = tmp_path if where == "folder" else Path("/proc/labrf/twin.json")
+    db = tmp_path / "t.db"
+    assert main(["twin", "train", "--task", "xor", "--epochs", "1", "--db", str(db),
+                 "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"--out {out}" in err and ("is a folder" in err or "cannot write there" in err)
+    assert not db.exists()  # refused before the database or the training
