@@ -42,6 +42,7 @@ import pandas as pd
 import yaml
 
 from labrf.errors import ConfigError, LabrfError, UsageError
+from labrf.paths import writable_folder
 from labrf.station import KeyChecker
 
 TOP_KEYS = ("study", "station", "procedure", "campaign", "parameters", "grid", "sample",
@@ -329,6 +330,8 @@ def run_study(study: Study, db: str | Path, *, dask: str = "local", workers: int
     from labrf.data import use_database
 
     db = use_database(db)
+    if out is not None:
+        writable_folder(out)
     wall0 = time.perf_counter()
     rows: list[dict[str, Any]] = []
 

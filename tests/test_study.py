@@ -126,3 +126,15 @@ def test_a_study_file_that_is_missing_and_a_scheduler_that_is_not_there(
     assert main(["study", str(tmp_path / "s.yaml"), "--dask", "scheduler:8786", "--db",
                  str(tmp_path / "s.db")]) == 2
     assert "give 'local' or a scheduler address" in capsys.readouterr().err
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_before_any_point_runs(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The study's CSV and parquet were written after its last point: a bad --out was a
+    traceback at the end of the study."""
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({**XOR, "sample": 1}))
+    assert main(["study", str(tmp_path / "s.yaml"), "--serial", "--out", "/proc/labrf",
+                 "--db", str(tmp_path / "s.db")]) == 1
+    err = capsys.readouterr().err
+    assert "--out /proc/labrf: cannot write files there" in err
+    assert "[1/1]" not in err  # no point ran

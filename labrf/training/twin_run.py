@@ -29,6 +29,7 @@ from labrf.data import (
 from labrf.errors import NetworkError
 from labrf.network.design import DEFAULT_INPUT_POWER, design_network, initial_knobs, perturbed
 from labrf.network.files import load_network, save_network
+from labrf.paths import writable_file
 from labrf.procedure import Column
 from labrf.signals import describe, exit_code, stop_behind
 from labrf.training.datasets import DEFAULT_HIDDEN, TwinData, check_width, load_task
@@ -117,31 +118,11 @@ def plot_confusion(matrix: np.ndarray, classes: tuple[str, ...], path: Path, tit
     return save(fig, path)
 
 
-def check_network_path(out: str | Path) -> Path:
-    """``out`` as the path of a network file that can be written, checked before a
-    training (so that its knobs are not lost at the end); NetworkError otherwise."""
-    path = Path(out)
-    if path.is_dir():
-        raise NetworkError(f"--out {path} is a folder; give the network file's name, e.g. "
-                           f"{path / 'twin.json'}")
-    existed = path.exists()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a"):
-            pass
-    except OSError as exc:
-        raise NetworkError(f"--out {path}: cannot write there ({exc.strerror}); give a path "
-                           "in a folder you can write") from None
-    if not existed:
-        path.unlink()
-    return path
-
-
 def train_command(settings: TwinSettings, db: str | Path, out: TextIO | None = sys.stdout
                   ) -> dict[str, Any]:
     """Train a twin as ``settings`` say, recorded in ``db``; returns the summary."""
     if settings.out:
-        check_network_path(settings.out)
+        writable_file(settings.out)
     data = load_task(settings.task, settings.data, settings.seed, settings.encoding)
     sizes = settings.sizes(data)
     check_width(data, sizes)
