@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labrf.clock import Clock, WallClock
 from labrf.errors import ConfigError, LabrfError
 from labrf.serve import worker
 from labrf.serve.forms import checked_parameters
@@ -86,13 +87,16 @@ class StationWorker:
 class Server:
     """Stations ``files`` (names: the files' stems), the queue beside ``db``."""
 
-    def __init__(self, files: list[str | Path], db: str | Path) -> None:
+    def __init__(self, files: list[str | Path], db: str | Path,
+                 clock: Clock | None = None) -> None:
         from labrf.data import use_database
         from labrf.station import read_station
 
         if not files:
             raise ConfigError("labrf serve needs at least one --station FILE")
         self.db = use_database(db)
+        #: what the server's own waits (start-up, shut-down, state writes) go by
+        self.clock: Clock = clock or WallClock()
         self.stations: dict[str, StationWorker] = {}
         for file in files:
             path = Path(file).expanduser().resolve()
@@ -143,10 +147,10 @@ class Server:
                     station.abort.value = station.job
                 with contextlib.suppress(Exception):
                     station.inbox.put(("quit",))
-        deadline = time.monotonic() + timeout
+        deadline = self.clock.now() + timeout
         for station in self.stations.values():
             if station.process is not None:
-                station.process.join(max(0.0, deadline - time.monotonic()))
+                station.process.join(max(0.0, deadline - self.clock.now()))
                 if station.process.is_alive():
                     station.process.terminate()
                     station.process.join(5)
@@ -159,14 +163,14 @@ class Server:
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until no station is starting (tests and benchmarks)."""
-        deadline = time.monotonic() + timeout
+        deadline = self.clock.now() + timeout
         while any(s.state == "starting" for s in self.stations.values()):
-            if time.monotonic() > deadline:
+            if self.clock.now() > deadline:
                 raise LabrfError("stations still starting after "
                                  f"{timeout:g} s: " + ", ".join(
                                      s.name for s in self.stations.values()
                                      if s.state == "starting"))
-            time.sleep(0.02)
+            self.clock.sleep(0.02)
 
     # ------------------------------------------------------------------ queue
 
@@ -293,7 +297,7 @@ class Server:
             live = self.live.setdefault(job, LiveRun())
             live.add(rows)
             live.progress = progress
-            now = time.monotonic()
+            now = self.clock.now()
             if now - self._written.get(job, 0.0) >= STATE_WRITE_S:
                 self._written[job] = now
                 self.queue.update(job, points=points, progress=progress)
