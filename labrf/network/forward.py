@@ -110,22 +110,20 @@ def _settings(knobs: Knobs) -> tuple[np.ndarray, tuple[int, ...]]:
     return x.reshape(-1, 9), x.shape[:-1]
 
 
-def _layers(act: Activations) -> list[lp.LayerActivations]:
-    """Activations (P, N, 3) as the instance's two layers, (P, N, 2) and (P, N, 1)."""
+def _layers(act: Activations, shape: tuple[int, ...]) -> list[lp.LayerActivations]:
+    """Activations (..., N, 3) as the instance's two layers, each field reshaped to
+    ``shape`` + (M_l,) (M_l = 2, 1)."""
     names = ("chain_voltages", "drives", "neuron_currents", "emitted_powers", "frequencies")
-    return [lp.LayerActivations(*(getattr(act, n)[..., cols] for n in names))
-            for cols in (slice(0, 2), slice(2, 3))]
+    return [lp.LayerActivations(*(getattr(act, n)[..., cols] for n in names)).map(
+        lambda a: a.reshape(*shape, a.shape[-1])) for cols in (slice(0, 2), slice(2, 3))]
 
 
 def _activations(layers: list[lp.LayerActivations], lead: tuple[int, ...]) -> Activations:
     """The instance's layers, fields (P, N, M_l), as ``Activations`` with leading shape
     ``lead``."""
-    def joined(name: str) -> np.ndarray:
-        a = np.concatenate([getattr(layer, name) for layer in layers], axis=-1)
-        return a.reshape(*lead, *a.shape[-2:])
-
-    return Activations(*(joined(n) for n in ("voltages", "currents", "powers", "frequencies",
-                                             "drives")))
+    a = lp.LayerActivations.joined(layers, axis=-1).map(
+        lambda v: v.reshape(*lead, *v.shape[-2:]))
+    return Activations(a.voltages, a.currents, a.powers, a.frequencies, a.drives)
 
 
 def hidden_chain_voltages(network: Network, controls: ArrayLike, inputs: ArrayLike
@@ -154,9 +152,7 @@ def forward(network: Network, knobs: Knobs, inputs: ArrayLike,
         if lead:
             raise ValueError("a probe tone is played for one knob setting at a time")
         layers = lp.forward(instance(network), x[0], p_in, probe=probe)
-        return _activations([lp.LayerActivations(*(getattr(a, n)[None] for n in (
-            "voltages", "drives", "currents", "powers", "frequencies"))) for a in layers],
-            lead)
+        return _activations(layers, lead)
     return _activations(population.forward(instance(network), x, p_in), lead)
 
 
@@ -230,10 +226,7 @@ def loss(network: Network, activations: Activations, labels: ArrayLike,
     should emit); one value per knob setting if the activations have leading axes."""
     lead = activations.drives.shape[:-2]
     n = activations.drives.shape[-2]
-    flat = [lp.LayerActivations(*(a.reshape(-1, a.shape[-1]) for a in (
-        layer.voltages, layer.drives, layer.currents, layer.powers, layer.frequencies)))
-        for layer in _layers(activations)]
-    per, _ = lp.example_losses(instance(network), flat,
+    per, _ = lp.example_losses(instance(network), _layers(activations, (-1,)),
                                np.tile(_classes(labels), int(np.prod(lead))),
                                objective.layered())
     mean = per.reshape(*lead, n).mean(axis=-1)
@@ -253,11 +246,8 @@ def loss_and_gradient(network: Network, knobs: Knobs, inputs: ArrayLike, labels:
     given measured ones (``activations_from_chain_voltages``), the loss and every local
     derivative are evaluated at them (physics-aware training)."""
     x, lead = _settings(knobs)
-    measured = None
-    if activations is not None:
-        measured = [lp.LayerActivations(*(a.reshape(len(x), *a.shape[-2:]) for a in (
-            layer.voltages, layer.drives, layer.currents, layer.powers, layer.frequencies)))
-            for layer in _layers(activations)]
+    measured = None if activations is None else _layers(
+        activations, (len(x), activations.drives.shape[-2]))
     value, g = population.loss_and_gradient(instance(network), x, as_inputs(inputs),
                                             _classes(labels), measured, objective.layered())
     g = g.reshape(*lead, 9)

@@ -22,7 +22,8 @@ those measured on a chip (physics-aware training).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -56,6 +57,18 @@ class LayerActivations:
     currents: np.ndarray  #: neuron currents after the clamp, A
     powers: np.ndarray  #: emitted powers, W
     frequencies: np.ndarray  #: emission frequencies, Hz
+
+    def map(self, change: Callable[[np.ndarray], np.ndarray]) -> LayerActivations:
+        """These activations with ``change`` applied to every field (a slice, a
+        reshape)."""
+        return LayerActivations(*(change(getattr(self, f.name)) for f in fields(self)))
+
+    @staticmethod
+    def joined(parts: list[LayerActivations], axis: int = 0) -> LayerActivations:
+        """``parts`` concatenated field by field along ``axis``."""
+        return LayerActivations(*(np.concatenate([getattr(p, f.name) for p in parts],
+                                                 axis=axis)
+                                  for f in fields(LayerActivations)))
 
 
 @dataclass(frozen=True)
@@ -200,10 +213,7 @@ def _with_probe(layer: Layer, p: np.ndarray, f: np.ndarray, probe: tuple[float, 
 def _joined(blocks: list[list[LayerActivations]]) -> list[LayerActivations]:
     if len(blocks) == 1:
         return blocks[0]
-    return [LayerActivations(*(np.concatenate([getattr(b[i], name) for b in blocks])
-                               for name in ("voltages", "drives", "currents", "powers",
-                                            "frequencies")))
-            for i in range(len(blocks[0]))]
+    return [LayerActivations.joined([b[i] for b in blocks]) for i in range(len(blocks[0]))]
 
 
 def forward(network: LayeredNetwork, knobs: ArrayLike, inputs: ArrayLike,
@@ -337,15 +347,10 @@ def backward(network: LayeredNetwork, knobs: ArrayLike, inputs: ArrayLike,
     for a in range(0, len(p_in), BLOCK):
         rows = slice(a, a + BLOCK)
         _backward_block(network, plan, p_in[rows],
-                        [_rows(act, rows) for act in activations],
+                        [act.map(lambda a, rows=rows: a[rows]) for act in activations],
                         [np.asarray(g, dtype=float)[rows] for g in d_drives],
                         g_controls, g_biases)
     return np.concatenate([*(g.ravel() for g in g_controls), *g_biases])
-
-
-def _rows(act: LayerActivations, rows: slice) -> LayerActivations:
-    return LayerActivations(act.voltages[rows], act.drives[rows], act.currents[rows],
-                            act.powers[rows], act.frequencies[rows])
 
 
 def _backward_block(network: LayeredNetwork, plan: Plan, p_in: np.ndarray,

@@ -26,7 +26,6 @@ from labrf.network.layered import Layer, LayeredNetwork, Neurons, Synapses
 
 #: Most copies of a network in one stack.
 MAX_COPIES = 1024
-_FIELDS = ("voltages", "drives", "currents", "powers", "frequencies")
 
 
 def stack_size(network: LayeredNetwork) -> int:
@@ -97,7 +96,7 @@ def _from_stack(a: np.ndarray, copies: int) -> np.ndarray:
 
 
 def _per_copy(a: lp.LayerActivations, copies: int) -> lp.LayerActivations:
-    return lp.LayerActivations(*(_from_stack(getattr(a, name), copies) for name in _FIELDS))
+    return a.map(lambda v: _from_stack(v, copies))
 
 
 def _chunks(network: LayeredNetwork, count: int) -> list[slice]:
@@ -123,8 +122,7 @@ def forward(network: LayeredNetwork, knobs: ArrayLike, inputs: ArrayLike
         stack, k, plan = _stack_pass(network, x[rows])
         parts.append([_per_copy(a, rows.stop - rows.start)
                       for a in lp.forward(stack, k, p_in, plan)])
-    return [lp.LayerActivations(*(np.concatenate([getattr(part[i], name) for part in parts])
-                                  for name in _FIELDS))
+    return [lp.LayerActivations.joined([part[i] for part in parts])
             for i in range(len(network.layers))]
 
 
@@ -159,10 +157,8 @@ def loss_and_gradient(network: LayeredNetwork, knobs: ArrayLike, inputs: ArrayLi
         if activations is None:
             acts = lp.forward(stack, k, p_in, plan)
         else:
-            acts = [lp.LayerActivations(*(_to_stack(getattr(a, name)[rows])
-                                          for name in _FIELDS)) for a in activations]
-        per_copy = [lp.LayerActivations(*(getattr(_per_copy(a, copies), name)
-                                          .reshape(copies * batch, -1) for name in _FIELDS))
+            acts = [a.map(lambda v, rows=rows: _to_stack(v[rows])) for a in activations]
+        per_copy = [_per_copy(a, copies).map(lambda v, n=copies * batch: v.reshape(n, -1))
                     for a in acts]
         per, d_drives = lp.example_losses(network, per_copy, y[:copies * batch], objective)
         losses[rows] = per.reshape(copies, batch).mean(axis=1)
