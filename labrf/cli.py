@@ -18,6 +18,7 @@ from typing import Any
 from labrf.data import DEFAULT_DB
 from labrf.errors import LabrfError, UsageError
 from labrf.export import EXPORT_FORMATS
+from labrf.paths import writable_file
 from labrf.signals import describe, exit_code, stop_signals
 
 
@@ -392,11 +393,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         Path(ds.path_to_db).parent / "plots" / f"run_{ds.run_id}_{proc.name}.png"
     if path.is_dir():
         path = path / f"run_{ds.run_id}_{proc.name}.png"
-    try:
-        written = proc.plot(run_columns(ds), fit if "error" not in fit else {}, path)
-    except OSError as exc:
-        raise LabrfError(f"cannot write {path}: {exc.strerror or exc}; give --output a "
-                         "path in a folder you can write") from None
+    written = proc.plot(run_columns(ds), fit if "error" not in fit else {},
+                        writable_file(path, "--output"))
     print(written if written is not None else f"{proc.name} has no plot")
     return 0
 

@@ -13,8 +13,7 @@ def writable_file(path: str | Path, option: str = "--out") -> Path:
     behind); LabrfError naming ``option`` otherwise."""
     path = Path(path)
     if path.is_dir():
-        raise LabrfError(f"{option} {path} is a folder; give a file's name, e.g. "
-                         f"{path / 'twin.json'}")
+        raise LabrfError(f"{option} {path} is a folder; give the name of a file in it")
     existed = path.exists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -136,3 +136,12 @@ def test_a_garbage_address_names_the_instrument_and_key(tmp_path) -> None:
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "key 'instruments.nanovoltmeter.address'" in done.stderr
     assert "'garbage' is not a VISA resource string" in done.stderr
+
+
+def test_a_plot_to_a_place_that_cannot_be_written_names_it(tmp_path, capsys) -> None:
+    """``labrf plot --output`` to an unwritable place was a FileNotFoundError traceback."""
+    db = _good_database(tmp_path)
+    assert main(["plot", "1", "--db", str(db), "--output", "/proc/labrf/p.png"]) == 1
+    assert "--output /proc/labrf/p.png: cannot write there" in capsys.readouterr().err
+    assert main(["plot", "1", "--db", str(db), "--output", str(tmp_path)]) == 0
+    assert (tmp_path / "run_1_spin-diode.png").exists()  # a folder gets the usual name

@@ -22,7 +22,7 @@ at those measured on a bench (physics-aware training, Wright et al., Nature 601,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -100,8 +100,7 @@ def hidden_layer(network: Network) -> LayeredNetwork:
     """The instance's first layer alone (chains A, B driving N1, N2): its knob vector is
     the four hidden control currents, then the biases of N1, N2."""
     inst = instance(network)
-    return LayeredNetwork(inst.input_frequencies, inst.layers[:1], inst.drive_limit,
-                          inst.detection_power, inst.field)
+    return replace(inst, layers=inst.layers[:1], neuron_names=(), synapse_names=())
 
 
 def _settings(knobs: Knobs) -> tuple[np.ndarray, tuple[int, ...]]:

@@ -14,7 +14,7 @@ stacks are sized so that every layer keeps the exact chain response
 from __future__ import annotations
 
 import math
-from dataclasses import fields
+from dataclasses import fields, replace
 from functools import lru_cache
 
 import numpy as np
@@ -55,9 +55,7 @@ def stacked(network: LayeredNetwork, copies: int) -> LayeredNetwork:
         layers.append(Layer(_tiled(layer.synapses, copies), _tiled(layer.neurons, copies),
                             coupling, np.tile(layer.saturation_power, copies),
                             np.tile(layer.transconductance, copies)))
-    return LayeredNetwork(network.input_frequencies, tuple(layers), network.drive_limit,
-                          network.detection_power, network.field, network.control_limits,
-                          network.bias_limits)
+    return replace(network, layers=tuple(layers), neuron_names=(), synapse_names=())
 
 
 @lru_cache(maxsize=32)
