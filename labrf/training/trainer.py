@@ -32,8 +32,8 @@ from labrf.network.forward import (
     Activations,
     Objective,
     activations_from_chain_voltages,
-    gradient_at_measured,
     loss,
+    loss_and_gradient,
     score,
 )
 from labrf.network.params import Knobs, Network
@@ -144,9 +144,9 @@ class ChipInTheLoop:
         """Loss, gradient (9,) in 1/A and margins at ``x`` by the chosen estimator."""
         s = self.settings
         if s.estimator == "physics-aware":
-            value, margins, _, measured = self.measure(x, inputs, labels)
-            g = gradient_at_measured(self.model, Knobs.from_vector(x), measured.inputs,
-                                     labels, measured.chain_voltages, s.objective)
+            value, margins, act, measured = self.measure(x, inputs, labels)
+            g = loss_and_gradient(self.model, Knobs.from_vector(x), measured.inputs, labels,
+                                  act, s.objective)
             return value, g.vector(), margins
         if s.estimator == "spsa":
             delta = rng.choice([-1.0, 1.0], size=9)
