@@ -136,7 +136,7 @@ def _response(network: LayeredNetwork, index: int, lines: Lines
 
 
 def drive_stage(network: LayeredNetwork, layer: Layer, bias: np.ndarray,
-                 voltages: np.ndarray) -> LayerActivations:
+                voltages: np.ndarray) -> LayerActivations:
     """A layer's neurons driven by chain ``voltages`` (B, M): drive b + g_m V, clamped at
     the drive limit; emitted power and frequency from ``labrf.physics.oscillator``."""
     drives = bias + layer.transconductance * voltages
@@ -194,7 +194,7 @@ def _forward_block(network: LayeredNetwork, plan: Plan, p_in: np.ndarray,
                 layer, p, f = _with_probe(layer, p, f, probe)
             h, _ = plan.responses[index].at(f)
         act = drive_stage(network, layer, plan.biases[index],
-                           _chain_voltages(layer, p, h)[0])
+                          _chain_voltages(layer, p, h)[0])
         p, f = act.powers, act.frequencies
         out.append(act)
     return out

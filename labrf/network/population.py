@@ -129,8 +129,8 @@ def activations_from_voltages(network: LayeredNetwork, knobs: ArrayLike,
     """Activations implied by chain voltages per layer, (P, B, M_l) V, e.g. measured on a
     chip for each knob setting (P, knob_count) A."""
     x = as_population(network, knobs)
-    biases = [np.stack([network.split(row)[1][index] for row in x])
-              for index in range(len(network.layers))]
+    sizes = [layer.shape[0] for layer in network.layers]
+    biases = np.split(x[:, network.synapse_count:], np.cumsum(sizes)[:-1], axis=1)
     return [lp.drive_stage(network, layer, b[:, None, :], np.asarray(v, dtype=float))
             for layer, b, v in zip(network.layers, biases, voltages, strict=True)]
 
