@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -407,15 +407,26 @@ def _finite(text: str) -> float:
     return value
 
 
-def _at_least_one(text: str) -> int:
-    """A whole number >= 1 (for argparse types: epochs, batch sizes)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be 1 or more")
-    return value
+def _whole(low: int, high: int, what: str, refused: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``; ``what`` it is and the
+    ``refused`` message name it otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r}: {refused}")
+        return value
+
+    return parse
+
+
+#: Epochs, batch sizes: whole numbers >= 1.
+_at_least_one = _whole(1, sys.maxsize, "a whole number", "must be 1 or more")
+#: A TCP port, 0 meaning any free one.
+_port = _whole(0, 65535, "a port number", "a port is 0 (any free one) to 65535")
 
 
 def _positive(text: str) -> float:
@@ -423,17 +434,6 @@ def _positive(text: str) -> float:
     value = _finite(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: must be > 0")
-    return value
-
-
-def _port(text: str) -> int:
-    """A TCP port, 0 (any free one) to 65535 (for argparse types)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r}: a port is 0 (any free one) to 65535")
     return value
 
 
