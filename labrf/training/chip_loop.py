@@ -30,7 +30,6 @@ from labrf.training.datasets import TwinData
 from labrf.training.layered_bench import LayeredBench
 from labrf.training.twin import (
     BATCH,
-    LOOP_ESTIMATORS,
     TWIN_LEARNING_RATE,
     AdamState,
     Epoch,
@@ -40,8 +39,6 @@ from labrf.training.twin import (
     loop_estimators,
     single_threaded_blas,
 )
-
-CHIP_ESTIMATORS = LOOP_ESTIMATORS
 
 
 def at_measured_output(model: LayeredNetwork, output: lp.LayerActivations,

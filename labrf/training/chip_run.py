@@ -19,13 +19,13 @@ import numpy as np
 from labrf.errors import LabrfError
 from labrf.network.design import initial_knobs
 from labrf.network.layered import LayeredNetwork
-from labrf.training.chip_loop import CHIP_ESTIMATORS, chip_judge, train_on_chip
+from labrf.training.chip_loop import chip_judge, train_on_chip
 from labrf.training.datasets import TwinData, check_width
 from labrf.training.layered_bench import LayeredBench
-from labrf.training.twin import AdamState, Epoch, train_twin
+from labrf.training.twin import LOOP_ESTIMATORS, AdamState, Epoch, train_twin
 
 #: Estimators of a layered chip's training.
-LAYERED_ESTIMATORS = ("offline", *CHIP_ESTIMATORS)
+LAYERED_ESTIMATORS = ("offline", *LOOP_ESTIMATORS)
 
 
 @dataclass
