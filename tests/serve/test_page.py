@@ -129,8 +129,10 @@ def _run_from_the_form(page, procedure: str, station: str, values: dict[str, str
     for name, value in values.items():
         page.fill(f'#parameters [name="{name}"]', value)
     page.click("#submit")
-    page.wait_for_function("document.getElementById('live-title').textContent.includes("
-                           f"'{procedure} on {station}')", timeout=30_000)
+    page.wait_for_function("document.getElementById('form-error').textContent !== '' || "
+                           "document.getElementById('live-title').textContent.includes("
+                           f"'{procedure} on {station}')", timeout=120_000)
+    assert page.inner_text("#form-error") == "", page.inner_text("#form-error")
     page.wait_for_function("document.getElementById('live-text').dataset.status === "
                            "'completed'", timeout=180_000)
 
